@@ -1,0 +1,65 @@
+"""nox sessions for shocklab: tests, lint, typecheck, benchmarks.
+
+``nox`` alone runs the default sessions (tests, lint, typecheck); ``nox -s benchmarks`` runs the
+performance measurements on demand. Every session finds the offline market-data mirror at
+``../shared/market-data`` when it exists (or wherever ``SHOCKLAB_DATA_DIR`` already points).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import nox
+
+nox.needs_version = ">=2024.4"
+nox.options.default_venv_backend = "uv|virtualenv"
+nox.options.reuse_existing_virtualenvs = True
+
+ROOT = Path(__file__).parent
+PYPROJECT = nox.project.load_toml("pyproject.toml")
+MIRROR = (ROOT / ".." / "shared" / "market-data").resolve()
+
+
+def _data_env() -> dict[str, str]:
+    """Point shocklab at the offline mirror when one sits beside the project."""
+    env = {"MPLBACKEND": "Agg"}
+    if "SHOCKLAB_DATA_DIR" not in os.environ and MIRROR.is_dir():
+        env["SHOCKLAB_DATA_DIR"] = str(MIRROR)
+    return env
+
+
+def _install(session: nox.Session, *groups: str) -> None:
+    session.install("-e", ".")
+    for group in groups:
+        session.install(*nox.project.dependency_groups(PYPROJECT, group))
+
+
+@nox.session(default=True)
+def tests(session: nox.Session) -> None:
+    """Run the test suite (real mirror data + local HTTP servers on 127.0.0.1)."""
+    _install(session, "test")
+    session.run("pytest", *session.posargs, env=_data_env())
+
+
+@nox.session(default=True)
+def lint(session: nox.Session) -> None:
+    """Lint and check formatting with ruff."""
+    session.install(*nox.project.dependency_groups(PYPROJECT, "lint"))
+    session.run("ruff", "check", "src", "tests", "benchmarks", "noxfile.py")
+    session.run("ruff", "format", "--check", "src", "tests", "benchmarks", "noxfile.py")
+
+
+@nox.session(default=True)
+def typecheck(session: nox.Session) -> None:
+    """Type-check the package with strict mypy."""
+    _install(session, "typecheck")
+    session.run("mypy")
+
+
+@nox.session(default=False)
+def benchmarks(session: nox.Session) -> None:
+    """Run the performance measurements in benchmarks/ and print their reports."""
+    _install(session)
+    for script in sorted((ROOT / "benchmarks").glob("bench_*.py")):
+        session.run("python", str(script), *session.posargs, env=_data_env())

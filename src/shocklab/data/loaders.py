@@ -1,0 +1,441 @@
+"""Files -> lazy, aligned ``xr.Dataset`` panels with dims ``(time, asset)``.
+
+Every loader builds one dask task per file: nothing is read until the result is computed (only
+the manifest and the files' SHA-256 are touched when a panel is opened). Coordinates along
+``asset`` say what each column is (``asset_class``, ``venue``, ``group``, ``calendar``,
+``source_file``, ``sha256``); ``attrs`` carry the request and the data root.
+
+Time labels are tz-naive **UTC bar open times** for intraday and crypto bars, and **session
+dates** for daily exchange bars. Because the two differ, every price panel also carries
+``bar_end``: the UTC instant at which each bar's close was observed (crypto: open + bar length;
+NYSE daily: the session close from exchange-calendars; NYSE hourly: open + 1 h, cut at the
+close). Alignment across calendars (``shocklab.data.align``) samples on ``bar_end``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import warnings
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import dask
+import dask.array as da
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from shocklab import __version__
+from shocklab.config import data_root, offline
+from shocklab.data.calendar import nyse_hourly_bars, nyse_schedule
+from shocklab.data.catalog import Catalog, SeriesFile, Venue, file_sha256
+from shocklab.data.errors import CoverageError, DataFileError, DataQualityWarning
+from shocklab.data.sources.mirror import read_bars, read_funding, read_long_panel
+from shocklab.universe import load_universe
+
+PRICE_FIELDS = ("open", "high", "low", "close", "volume")
+_STEPS = {"5m": pd.Timedelta(minutes=5), "1h": pd.Timedelta(hours=1), "1d": pd.Timedelta(days=1)}
+
+TimeLike = str | pd.Timestamp
+
+
+def window(start: TimeLike, end: TimeLike) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """``[start, end)`` in naive UTC; a date-only ``end`` includes that whole day."""
+    s, e = _utc(start), _utc(end)
+    if isinstance(end, str) and len(end.strip()) == 10:
+        e += pd.Timedelta(days=1)
+    if not s < e:
+        msg = f"empty window: start {start} is not before end {end}. Swap or widen the dates."
+        raise ValueError(msg)
+    return s, e
+
+
+def _utc(value: TimeLike) -> pd.Timestamp:
+    try:
+        ts = pd.Timestamp(value)
+    except (ValueError, TypeError) as exc:
+        msg = f"{value!r} is not a date or time; use ISO format such as 2025-01-27."
+        raise ValueError(msg) from exc
+    return ts.tz_convert("UTC").tz_localize(None) if ts.tzinfo is not None else ts
+
+
+@dataclass(frozen=True)
+class _Schedule:
+    """Expected bars of one file in a window: labels and the instants their closes are seen."""
+
+    labels: pd.DatetimeIndex
+    bar_end: np.ndarray
+
+
+def _schedule(sf: SeriesFile, start: pd.Timestamp, end: pd.Timestamp) -> _Schedule:
+    step = _STEPS.get(sf.freq)
+    if step is None:
+        msg = f"unsupported freq {sf.freq!r}; use one of {sorted(_STEPS)}."
+        raise ValueError(msg)
+    if sf.calendar in ("XNYS", "session") and sf.freq == "1d":
+        sched = nyse_schedule(start, end - pd.Timedelta(1, "ns"))
+        labels = pd.DatetimeIndex(sched.index, name="time")
+        return _Schedule(labels, sched["close"].to_numpy())
+    if sf.calendar == "XNYS":
+        bars = nyse_hourly_bars(start, end)
+        bars = bars[(bars.index >= start) & (bars.index < end)]
+        return _Schedule(pd.DatetimeIndex(bars.index, name="time"), bars["end"].to_numpy())
+    labels = pd.date_range(start.ceil(step), end, freq=step, inclusive="left", name="time")
+    return _Schedule(labels, (labels + step).to_numpy())
+
+
+def _check_coverage(sf: SeriesFile, start: pd.Timestamp, end: pd.Timestamp) -> None:
+    if sf.first is None or sf.last is None:
+        return
+    if end <= sf.first or start > sf.last:
+        msg = (
+            f"{sf.symbol} ({sf.relpath}) covers {sf.first} .. {sf.last}; the window "
+            f"{start} .. {end} lies outside. Pick dates inside the coverage or fetch more data."
+        )
+        raise CoverageError(msg)
+
+
+def _read_block(
+    reader: Callable[[Path], pd.DataFrame],
+    path: Path,
+    labels: np.ndarray,
+    own: np.ndarray,
+    fields: Sequence[str],
+    name: str,
+) -> np.ndarray:
+    """Parse one file and place its rows on the union grid: float array ``(time, 1, field)``.
+
+    Rows inside the window that are not expected bars (e.g. a row dated on an exchange holiday)
+    are reported, not placed.
+    """
+    frame = reader(path)
+    lo, hi = labels[0], labels[-1]
+    inside = frame.loc[(frame.index >= lo) & (frame.index <= hi)]
+    expected = pd.DatetimeIndex(labels[own])
+    stray = inside.index.difference(expected)
+    if len(stray):
+        warnings.warn(
+            f"{name}: {len(stray)} row(s) fall on no expected bar of its calendar (first "
+            f"{stray[0]}); they are left out of the panel. A time-zone slip or a holiday row?",
+            DataQualityWarning,
+            stacklevel=2,
+        )
+    placed = inside.reindex(expected)
+    out = np.full((labels.size, 1, len(fields)), np.nan)
+    for k, field in enumerate(fields):
+        if field in placed.columns:
+            out[own, 0, k] = placed[field].to_numpy(dtype="float64")
+    return out
+
+
+def _resolve(
+    symbols: Iterable[str], freq: str, venue: Venue, root: Path, fetch: bool | None,
+    start: pd.Timestamp, end: pd.Timestamp,
+) -> list[SeriesFile]:
+    catalog = Catalog(root)
+    allow_fetch = (not offline()) if fetch is None else fetch
+    files: list[SeriesFile] = []
+    seen: set[str] = set()
+    for raw in symbols:
+        symbol = str(raw).strip().upper()
+        if not symbol:
+            msg = "empty symbol in the request; remove it."
+            raise ValueError(msg)
+        if symbol in seen:
+            continue
+        seen.add(symbol)
+        sf = catalog.locate(symbol, freq, venue)
+        if sf is None and allow_fetch:
+            from shocklab.data.fetch import fetch_prices  # the network layer, only when needed
+
+            fetch_prices(symbol, freq=freq, venue=venue, start=start, end=end, root=root)
+            catalog = Catalog(root)
+            sf = catalog.locate(symbol, freq, venue)
+        if sf is None:
+            why = "no local file" + (
+                " and downloads are off (SHOCKLAB_OFFLINE or fetch=False)"
+                if not allow_fetch
+                else ""
+            )
+            raise catalog.unknown(symbol, freq, venue, why)
+        _check_coverage(sf, start, end)
+        files.append(sf)
+    if not files:
+        msg = "no symbols requested; pass at least one symbol."
+        raise ValueError(msg)
+    return files
+
+
+def open_prices(
+    symbols: Sequence[str] | str,
+    start: TimeLike,
+    end: TimeLike,
+    *,
+    freq: str = "1h",
+    venue: Venue = "spot",
+    data_dir: str | os.PathLike[str] | None = None,
+    fetch: bool | None = None,
+) -> xr.Dataset:
+    """Open OHLCV bars of many assets as one lazy ``(time, asset)`` dataset.
+
+    Parameters
+    ----------
+    symbols
+        Binance pairs (``BTCUSDT``), US tickers (``NVDA``) or macro names (``VIX``), mixed freely.
+    start, end
+        Window ``[start, end)`` in UTC; a date-only ``end`` includes that day.
+    freq
+        ``"5m"``, ``"1h"`` or ``"1d"``.
+    venue
+        Binance market for crypto symbols: ``"spot"``, ``"usdm"`` (perpetuals) or
+        ``"usdm-mark"`` (mark price).
+    data_dir
+        Data root (default: ``$SHOCKLAB_DATA_DIR`` or the user cache).
+    fetch
+        Download missing files (default: yes unless ``$SHOCKLAB_OFFLINE``).
+
+    Returns
+    -------
+    xr.Dataset
+        ``open, high, low, close, volume`` (float64, dask), ``bar_end`` (datetime64, the UTC
+        instant of each close), ``expected`` (the asset's calendar has a bar there) and
+        ``missing`` (expected but absent or invalid). Prices are never filled across gaps.
+    """
+    symbols = [symbols] if isinstance(symbols, str) else list(symbols)
+    start_ts, end_ts = window(start, end)
+    root = data_root(data_dir)
+    files = _resolve(symbols, freq, venue, root, fetch, start_ts, end_ts)
+    schedules = [_schedule(sf, start_ts, end_ts) for sf in files]
+    labels = pd.DatetimeIndex(
+        np.unique(np.concatenate([s.labels.to_numpy() for s in schedules])), name="time"
+    ).as_unit("ns")
+    if labels.empty:
+        msg = (
+            f"no bars expected between {start_ts} and {end_ts} for {symbols} at {freq} "
+            "(a weekend or holiday for equities?). Widen the window."
+        )
+        raise CoverageError(msg)
+    n, values = labels.size, labels.to_numpy()
+    expected = np.zeros((n, len(files)), dtype=bool)
+    bar_end = np.full((n, len(files)), np.datetime64("NaT"), dtype="datetime64[ns]")
+    blocks = []
+    for j, (sf, sched) in enumerate(zip(files, schedules, strict=True)):
+        own = np.isin(values, sched.labels.to_numpy())
+        expected[:, j] = own
+        bar_end[own, j] = sched.bar_end
+        task = dask.delayed(_read_block, pure=True)(
+            read_bars, sf.path, values, own, PRICE_FIELDS, sf.relpath,
+            dask_key_name=f"read-{sf.relpath}-{sf.sha256[:12]}-{start_ts.value}-{end_ts.value}",
+        )
+        blocks.append(da.from_delayed(task, shape=(n, 1, len(PRICE_FIELDS)), dtype="float64"))
+    cube = da.concatenate(blocks, axis=1)
+    data_vars: dict[str, tuple[tuple[str, ...], object, dict[str, str]]] = {
+        field: (("time", "asset"), cube[:, :, k], {"units": _units(field)})
+        for k, field in enumerate(PRICE_FIELDS)
+    }
+    ds = xr.Dataset(data_vars, coords=_asset_coords(files) | {"time": labels})
+    ds["bar_end"] = (("time", "asset"), bar_end, {"description": "UTC instant of the close"})
+    ds["expected"] = (("time", "asset"), expected, {"description": "calendar has a bar here"})
+    ds["missing"] = ds["expected"] & ds["close"].isnull()
+    ds["missing"].attrs["description"] = "expected bar absent from the file or with bad prices"
+    ds.attrs.update(
+        _provenance_attrs(
+            "open_prices", root, symbols=symbols, start=str(start_ts), end=str(end_ts),
+            freq=freq, venue=venue,
+        )
+    )
+    ds["time"].attrs.update(
+        {"time_zone": "UTC", "label": "bar open (UTC); session date for daily exchange bars"}
+    )
+    return ds
+
+
+def _units(field: str) -> str:
+    return "base units (crypto) or shares" if field == "volume" else "quote currency"
+
+
+def _asset_coords(files: Sequence[SeriesFile]) -> dict[str, tuple[str, list[str]]]:
+    universe = load_universe()
+    return {
+        "asset": ("asset", [sf.symbol for sf in files]),
+        "asset_class": ("asset", [sf.asset_class for sf in files]),
+        "venue": ("asset", [sf.venue for sf in files]),
+        "group": ("asset", [universe.group_of(sf.symbol) for sf in files]),
+        "calendar": ("asset", [sf.calendar for sf in files]),
+        "source_file": ("asset", [sf.relpath for sf in files]),
+        "sha256": ("asset", [sf.sha256 for sf in files]),
+    }
+
+
+def _provenance_attrs(loader: str, root: Path, **request: object) -> dict[str, str]:
+    return {
+        "loader": loader,
+        "request": json.dumps(request, sort_keys=True, default=str),
+        "data_root": str(root),
+        "shocklab_version": __version__,
+    }
+
+
+# --- derivatives: funding, liquidations, open interest -------------------------------------------
+
+COINGLASS_DIR = "derivatives/coinglass_agg_daily"
+LIQUIDATION_FILE = f"{COINGLASS_DIR}/liquidation_agg_1d.csv.gz"
+OPEN_INTEREST_FILE = f"{COINGLASS_DIR}/futures_oi_agg_1d.csv.gz"
+
+
+def open_funding(
+    symbols: Sequence[str] | str,
+    start: TimeLike,
+    end: TimeLike,
+    *,
+    data_dir: str | os.PathLike[str] | None = None,
+) -> xr.Dataset:
+    """Binance USD-M funding settlements as a lazy ``(time, asset)`` dataset.
+
+    ``time`` is the union of settlement instants (UTC; 8-hourly, some symbols 4-hourly);
+    ``funding_rate`` is the rate per settlement as a fraction (NaN where an asset did not
+    settle). One dask task per file.
+    """
+    symbols = [symbols] if isinstance(symbols, str) else list(symbols)
+    start_ts, end_ts = window(start, end)
+    root = data_root(data_dir)
+    paths = []
+    for s in symbols:
+        path = root / "crypto/binance/usdm-funding" / f"{s.upper()}.csv"
+        if not path.is_file():
+            msg = (
+                f"no funding file for {s!r} at {path}. Fetch it with "
+                "shocklab.data.fetch.fetch_funding or check the symbol (e.g. BTCUSDT)."
+            )
+            raise DataFileError(msg)
+        paths.append(path)
+    # settlement times are irregular: the union grid needs the stamps (a cheap column read)
+    stamps = [read_funding(p).loc[start_ts:end_ts - pd.Timedelta(1, "ns")].index for p in paths]
+    labels = pd.DatetimeIndex(np.unique(np.concatenate([s.to_numpy() for s in stamps])))
+    if labels.empty:
+        msg = f"no funding settlements for {symbols} between {start_ts} and {end_ts}."
+        raise CoverageError(msg)
+    values = labels.to_numpy()
+    blocks = []
+    for p, own_stamps in zip(paths, stamps, strict=True):
+        own = np.isin(values, own_stamps.to_numpy())
+        task = dask.delayed(_read_block, pure=True)(
+            read_funding, p, values, own, ("funding_rate",), p.name
+        )
+        blocks.append(da.from_delayed(task, shape=(labels.size, 1, 1), dtype="float64"))
+    cube = da.concatenate(blocks, axis=1)
+    ds = xr.Dataset(
+        {"funding_rate": (("time", "asset"), cube[:, :, 0], {"units": "fraction per settlement"})},
+        coords={
+            "time": labels.rename("time"),
+            "asset": [s.upper() for s in symbols],
+            "source_file": ("asset", [p.relative_to(root).as_posix() for p in paths]),
+            "sha256": ("asset", [_sha(p) for p in paths]),
+        },
+    )
+    ds.attrs.update(
+        _provenance_attrs("open_funding", root, symbols=symbols, start=str(start_ts),
+                          end=str(end_ts))
+    )
+    return ds
+
+
+def _sha(path: Path) -> str:
+    stat = path.stat()
+    return file_sha256(path, stat.st_size, stat.st_mtime_ns)
+
+
+def _open_coinglass(
+    relpath: str,
+    values: dict[str, str],
+    symbols: Sequence[str] | None,
+    start: TimeLike,
+    end: TimeLike,
+    data_dir: str | os.PathLike[str] | None,
+    loader: str,
+) -> xr.Dataset:
+    start_ts, end_ts = window(start, end)
+    root = data_root(data_dir)
+    path = root / relpath
+    if not path.is_file():
+        msg = (
+            f"{path} does not exist. Point SHOCKLAB_DATA_DIR at the mirror, or fetch CoinGlass "
+            "history with shocklab.data.fetch.fetch_coinglass (needs COINGLASS_API_KEY)."
+        )
+        raise DataFileError(msg)
+    wanted = [s.upper() for s in symbols] if symbols is not None else None
+    labels = pd.date_range(start_ts.normalize(), end_ts, freq="1D", inclusive="left", name="time")
+
+    def build() -> np.ndarray:
+        panels = read_long_panel(path, time="ts_utc", symbol="symbol", values=values,
+                                 symbols=wanted)
+        names = wanted or sorted(panels)
+        out = np.full((labels.size, len(names), len(values)), np.nan)
+        for j, name in enumerate(names):
+            frame = panels[name].reindex(labels)
+            out[:, j, :] = frame[list(values)].to_numpy(dtype="float64")
+        return out
+
+    if wanted is None:  # the asset list is in the file: read the symbol column now
+        wanted = sorted(pd.read_csv(path, usecols=["symbol"])["symbol"].astype(str).unique())
+    cube = da.from_delayed(
+        dask.delayed(build, pure=True)(), shape=(labels.size, len(wanted), len(values)),
+        dtype="float64",
+    )
+    ds = xr.Dataset(
+        {name: (("time", "asset"), cube[:, :, k], {"units": "USD"})
+         for k, name in enumerate(values)},
+        coords={"time": labels, "asset": wanted},
+    )
+    ds.attrs.update(_provenance_attrs(loader, root, symbols=wanted, start=str(start_ts),
+                                      end=str(end_ts)))
+    ds.attrs.update({
+        "source": "CoinGlass aggregated history (exchange subset), via the data root",
+        "source_file": relpath,
+        "sha256": _sha(path),
+        "frequency": "1d (UTC day starting at time)",
+    })
+    return ds
+
+
+def open_liquidations(
+    symbols: Sequence[str] | None = None,
+    start: TimeLike = "2020-12-23",
+    end: TimeLike = "2025-08-31",
+    *,
+    data_dir: str | os.PathLike[str] | None = None,
+) -> xr.Dataset:
+    """Daily long/short liquidations in USD, ``(time, asset)``, from CoinGlass aggregates.
+
+    ``long_usd`` = longs liquidated (forced sells). Zeros before 2020-12-23 mean *no data* in
+    this source and are returned as NaN. ``attrs['completeness']`` is ``lower_bound``: the
+    exchange set is narrower than CoinGlass's headline totals.
+    """
+    ds = _open_coinglass(
+        LIQUIDATION_FILE, {"long_usd": "liq_long_usd", "short_usd": "liq_short_usd"},
+        symbols, start, end, data_dir, "open_liquidations",
+    )
+    no_data = ds["time"] < np.datetime64("2020-12-23")
+    ds = ds.where(~no_data)
+    ds.attrs["completeness"] = "lower_bound"
+    return ds
+
+
+def open_open_interest(
+    symbols: Sequence[str] | None = None,
+    start: TimeLike = "2020-12-23",
+    end: TimeLike = "2025-08-31",
+    *,
+    data_dir: str | os.PathLike[str] | None = None,
+) -> xr.Dataset:
+    """Daily aggregated futures open interest in USD (``oi_usd``, daily close), ``(time, asset)``.
+
+    Zero open interest is not a valid level and is returned as NaN.
+    """
+    ds = _open_coinglass(
+        OPEN_INTEREST_FILE, {"oi_usd": "oi_total_close"}, symbols, start, end, data_dir,
+        "open_open_interest",
+    )
+    return ds.where(ds["oi_usd"] > 0)

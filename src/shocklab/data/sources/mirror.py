@@ -1,0 +1,274 @@
+"""Parsers for the mirror layout (``../shared/market-data``), also the layout fetches write.
+
+Format contract (see the mirror's README): CSV (``.csv`` or ``.csv.gz``) with a header row.
+Intraday and all crypto files start with ``time`` (ISO-8601 UTC with ``Z``, the bar's *open*
+time); daily exchange-traded files start with ``date`` (the exchange session date).
+
+Every parser returns a frame indexed by a tz-naive ``DatetimeIndex`` named ``time`` that is UTC
+(or a session date for ``date`` files), sorted, without duplicates, with invalid prices (NaN,
+zero, negative) set to NaN. Each repair is reported once as a :class:`DataQualityWarning` that
+names the file; nothing is dropped silently, and conflicting duplicates are an error.
+"""
+
+from __future__ import annotations
+
+import gzip
+import warnings
+import zipfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import IO
+
+import numpy as np
+import pandas as pd
+
+from shocklab.data.errors import DataFileError, DataQualityWarning
+
+PRICE_COLUMNS = ("open", "high", "low", "close")
+_TZ_SUFFIX = r"(?:Z|[+-]\d\d(?::?\d\d)?)$"
+
+Source = str | Path | IO[bytes] | IO[str]
+
+
+def _name(source: Source) -> str:
+    return str(source) if isinstance(source, str | Path) else getattr(source, "name", "<buffer>")
+
+
+def read_csv_checked(source: Source, **kwargs: object) -> pd.DataFrame:
+    """``pandas.read_csv`` that turns corrupt or truncated input into a :class:`DataFileError`."""
+    name = _name(source)
+    try:
+        return pd.read_csv(source, **kwargs)  # type: ignore[call-overload, no-any-return]
+    except (EOFError, gzip.BadGzipFile, zipfile.BadZipFile, OSError) as exc:
+        msg = (
+            f"{name}: the file is corrupt or truncated ({exc}). Delete it and fetch it again "
+            "(shocklab.data.fetch), or restore it from the mirror."
+        )
+        raise DataFileError(msg) from exc
+    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+        msg = f"{name}: not a well-formed CSV ({exc}). Check the file or fetch it again."
+        raise DataFileError(msg) from exc
+    except pd.errors.EmptyDataError as exc:
+        msg = f"{name}: the file is empty. Delete it and fetch it again."
+        raise DataFileError(msg) from exc
+
+
+def parse_utc_times(values: pd.Series, name: str, column: str = "time") -> pd.DatetimeIndex:
+    """Parse ISO-8601 instants that carry a zone (``Z`` or an offset) into naive UTC.
+
+    A stamp without a zone is a timezone slip waiting to happen and is rejected.
+    """
+    text = values.astype("string")
+    zoned = text.str.contains(_TZ_SUFFIX, regex=True, na=False)
+    if not bool(zoned.all()):
+        bad = text[~zoned]
+        msg = (
+            f"{name}: column '{column}' has {len(bad)} time stamp(s) without a time zone, first "
+            f"{bad.iloc[0]!r} at row {bad.index[0]}. Intraday stamps must be UTC with 'Z' "
+            "(2025-01-27T07:00:00Z) or carry an offset; convert the file to UTC."
+        )
+        raise DataFileError(msg)
+    parsed = pd.to_datetime(text, utc=True, errors="coerce", format="ISO8601")
+    _reject_unparsed(parsed, text, name, column)
+    return pd.DatetimeIndex(parsed).tz_convert(None).as_unit("ns").rename("time")
+
+
+def parse_dates(values: pd.Series, name: str, column: str = "date") -> pd.DatetimeIndex:
+    """Parse ``YYYY-MM-DD`` session dates into a naive midnight index."""
+    text = values.astype("string")
+    parsed = pd.to_datetime(text, errors="coerce", format="%Y-%m-%d")
+    _reject_unparsed(parsed, text, name, column)
+    return pd.DatetimeIndex(parsed).as_unit("ns").rename("time")
+
+
+def _reject_unparsed(parsed: pd.Series, text: pd.Series, name: str, column: str) -> None:
+    bad = parsed.isna()
+    if bool(bad.any()):
+        row = bad.to_numpy().nonzero()[0][0]
+        msg = (
+            f"{name}: column '{column}' row {row} holds {text.iloc[row]!r}, which is not a "
+            "valid time stamp; the file may be truncated or corrupt. Fetch it again."
+        )
+        raise DataFileError(msg)
+
+
+def clean_frame(
+    frame: pd.DataFrame, name: str, price_columns: Sequence[str] = (), *, positive: bool = True
+) -> pd.DataFrame:
+    """Sort, drop exact duplicate rows, reject conflicting duplicates, flag invalid prices.
+
+    Invalid prices (NaN, zero, negative where ``positive``) set the whole row's prices to NaN so
+    that no return is ever computed from them; the count is reported in a warning.
+    """
+    notes: list[str] = []
+    if not frame.index.is_monotonic_increasing:
+        notes.append("rows were not in time order (sorted)")
+        frame = frame.sort_index(kind="stable")
+    dup = frame.index.duplicated(keep=False)
+    if dup.any():
+        dups = frame[dup]
+        conflicting = dups.groupby(level=0).nunique(dropna=False).gt(1).any(axis=1)
+        if bool(conflicting.any()):
+            stamps = ", ".join(str(t) for t in conflicting[conflicting].index[:3])
+            msg = (
+                f"{name}: {int(conflicting.sum())} time stamp(s) appear more than once with "
+                f"different values (first: {stamps}). Keep one row per stamp (re-fetch the file)."
+            )
+            raise DataFileError(msg)
+        n_extra = int(frame.index.duplicated().sum())
+        notes.append(f"{n_extra} exact duplicate row(s) dropped")
+        frame = frame[~frame.index.duplicated()]
+    cols = [c for c in price_columns if c in frame.columns]
+    if cols:
+        prices = frame[cols].astype("float64")
+        invalid = prices.isna() | (prices <= 0) if positive else prices.isna()
+        bad_rows = invalid.any(axis=1).to_numpy()
+        if bad_rows.any():
+            first = frame.index[bad_rows][0]
+            notes.append(
+                f"{int(bad_rows.sum())} row(s) with NaN/zero/negative prices set to NaN "
+                f"(first at {first})"
+            )
+            frame = frame.copy()
+            frame.loc[bad_rows, cols] = np.nan
+    if notes:
+        warnings.warn(f"{name}: " + "; ".join(notes), DataQualityWarning, stacklevel=3)
+    frame.attrs["quality_notes"] = notes
+    return frame
+
+
+def _require(frame: pd.DataFrame, columns: Sequence[str], name: str) -> None:
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        msg = (
+            f"{name}: missing column(s) {missing}; found {list(frame.columns)}. "
+            "See the mirror README for the expected layout."
+        )
+        raise DataFileError(msg)
+
+
+def read_bars(source: Source) -> pd.DataFrame:
+    """Read an OHLCV or close-only file of the mirror layout.
+
+    Returns float64 columns ``open, high, low, close, volume`` (missing ones as NaN; an IEX-only
+    ``volume_iex`` column is kept under that name, never relabelled as market volume).
+    """
+    name = _name(source)
+    raw = read_csv_checked(source)
+    if "time" in raw.columns:
+        index = parse_utc_times(raw["time"], name)
+    elif "date" in raw.columns:
+        index = parse_dates(raw["date"], name)
+    else:
+        msg = f"{name}: the first column must be 'time' (UTC instants) or 'date' (session dates)."
+        raise DataFileError(msg)
+    _require(raw, ["close"], name)
+    out = pd.DataFrame(index=index)
+    for col in (*PRICE_COLUMNS, "volume", "volume_iex"):
+        if col in raw.columns:
+            out[col] = pd.to_numeric(raw[col], errors="coerce").to_numpy(dtype="float64")
+    for col in (*PRICE_COLUMNS, "volume"):
+        if col not in out.columns:  # close-only files: no fake OHLC, no volume
+            out[col] = np.nan
+    present = [c for c in PRICE_COLUMNS if c in raw.columns]
+    return clean_frame(out, name, present)
+
+
+def read_funding(source: Source) -> pd.DataFrame:
+    """Funding settlements ``time,funding_rate`` (rate per settlement as a fraction)."""
+    name = _name(source)
+    raw = read_csv_checked(source)
+    _require(raw, ["time", "funding_rate"], name)
+    out = pd.DataFrame(
+        {"funding_rate": pd.to_numeric(raw["funding_rate"], errors="coerce").to_numpy()},
+        index=parse_utc_times(raw["time"], name),
+    )
+    return clean_frame(out, name, ["funding_rate"], positive=False)
+
+
+def read_fred_csv(source: Source, series_id: str | None = None) -> pd.DataFrame:
+    """FRED ``fredgraph.csv``: ``observation_date,<ID>`` (older files: ``DATE,<ID>``).
+
+    FRED writes ``.`` (older) or an empty cell for a missing observation; both become NaN.
+    """
+    name = _name(source)
+    raw = read_csv_checked(source, na_values=["."], keep_default_na=True)
+    date_col = next((c for c in ("observation_date", "DATE", "date") if c in raw.columns), None)
+    if date_col is None or raw.shape[1] < 2:
+        msg = f"{name}: not a FRED fredgraph CSV (need observation_date,<SERIES>)."
+        raise DataFileError(msg)
+    value_col = series_id or next(c for c in raw.columns if c != date_col)
+    _require(raw, [value_col], name)
+    out = pd.DataFrame(
+        {"value": pd.to_numeric(raw[value_col], errors="coerce").to_numpy(dtype="float64")},
+        index=parse_dates(raw[date_col], name, date_col),
+    )
+    out.attrs["series_id"] = value_col
+    return clean_frame(out, name, ["value"], positive=False)
+
+
+def read_fomc(source: Source) -> pd.DataFrame:
+    """FOMC calendar ``year,meeting_start,decision_date`` indexed by decision date."""
+    name = _name(source)
+    raw = read_csv_checked(source)
+    _require(raw, ["meeting_start", "decision_date"], name)
+    out = pd.DataFrame(
+        {"meeting_start": parse_dates(raw["meeting_start"], name, "meeting_start")},
+        index=parse_dates(raw["decision_date"], name, "decision_date"),
+    )
+    return out.sort_index()
+
+
+def read_long_panel(
+    source: Source,
+    *,
+    time: str,
+    symbol: str,
+    values: dict[str, str],
+    symbols: Sequence[str] | None = None,
+) -> dict[str, pd.DataFrame]:
+    """Read a long-format file (one row per time and symbol) into one frame per symbol.
+
+    ``values`` maps output names to the file's column names (e.g.
+    ``{"long_usd": "liq_long_usd"}``). Times may be ISO instants with a zone or epoch
+    milliseconds. Used for CoinGlass exports and users' own liquidation / OI files.
+    """
+    name = _name(source)
+    raw = read_csv_checked(source)
+    _require(raw, [time, symbol, *values.values()], name)
+    if symbols is not None:
+        raw = raw[raw[symbol].isin(list(symbols))]
+    col = raw[time]
+    if pd.api.types.is_numeric_dtype(col):
+        index = pd.DatetimeIndex(epoch_to_utc(col.to_numpy()), name="time")
+    else:
+        index = parse_utc_times(col.reset_index(drop=True), name, time)
+    data = pd.DataFrame(
+        {out: pd.to_numeric(raw[src], errors="coerce").to_numpy() for out, src in values.items()},
+        index=index,
+    )
+    data["_symbol"] = raw[symbol].astype("string").to_numpy()
+    return {
+        str(sym): clean_frame(
+            part.drop(columns="_symbol"), f"{name} [{sym}]", list(values), positive=False
+        )
+        for sym, part in data.groupby("_symbol", sort=True)
+    }
+
+
+def epoch_to_utc(values: np.ndarray) -> np.ndarray:
+    """Epoch stamps in ms or µs (decided per value: ≥ 1e14 is µs) to ``datetime64[ns]``.
+
+    Binance spot archives switched from milliseconds to microseconds on 2025-01-01; a file or a
+    concatenation may mix both. Values below 1e11 (seconds) are rejected.
+    """
+    stamps = np.asarray(values, dtype="int64")
+    if stamps.size and int(stamps.min()) < 10**11:
+        msg = (
+            f"epoch stamp {int(stamps.min())} looks like seconds, not ms/µs; shocklab expects "
+            "Binance-style millisecond or microsecond stamps."
+        )
+        raise DataFileError(msg)
+    micro = stamps >= 10**14
+    ns = np.where(micro, stamps * 1_000, stamps * 1_000_000)
+    return ns.astype("datetime64[ns]")

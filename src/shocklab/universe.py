@@ -1,0 +1,87 @@
+"""Asset groups (``research/universe.yaml``), validated with pydantic.
+
+Lookup of the file: ``path=`` argument, else ``$SHOCKLAB_RESEARCH_DIR/universe.yaml``, else the
+first ``research/universe.yaml`` found walking up from the working directory, else the one in the
+source tree shocklab was installed from (editable installs).
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+RESEARCH_ENV = "SHOCKLAB_RESEARCH_DIR"
+
+
+class Group(BaseModel):
+    """One named group of assets."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    label: str
+    members: tuple[str, ...] = Field(min_length=1)
+
+    @field_validator("members")
+    @classmethod
+    def _unique(cls, members: tuple[str, ...]) -> tuple[str, ...]:
+        dup = sorted({m for m in members if members.count(m) > 1})
+        if dup:
+            msg = f"listed twice in one group: {dup}"
+            raise ValueError(msg)
+        return members
+
+
+class Universe(BaseModel):
+    """All groups plus default market proxies per asset class."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    groups: dict[str, Group]
+    benchmarks: dict[str, str] = Field(default_factory=dict)
+
+    def group_of(self, symbol: str) -> str:
+        """Primary group of ``symbol`` (the first listing it), or ``""``."""
+        return next((name for name, g in self.groups.items() if symbol in g.members), "")
+
+    def members(self, group: str) -> tuple[str, ...]:
+        """Members of a group; a clear error for an unknown group name."""
+        try:
+            return self.groups[group].members
+        except KeyError:
+            msg = f"unknown group {group!r}; research/universe.yaml defines {sorted(self.groups)}"
+            raise KeyError(msg) from None
+
+
+def research_dir() -> Path | None:
+    """The folder of human inputs (``research/``), found as the module docstring says."""
+    env = os.environ.get(RESEARCH_ENV)
+    if env:
+        return Path(env).expanduser().resolve()
+    for folder in (Path.cwd(), *Path.cwd().parents):
+        if (folder / "research" / "universe.yaml").is_file():
+            return folder / "research"
+    source_tree = Path(__file__).resolve().parents[2] / "research"
+    return source_tree if source_tree.is_dir() else None
+
+
+@functools.lru_cache(maxsize=8)
+def _load(path: Path, mtime_ns: int) -> Universe:
+    del mtime_ns
+    try:
+        return Universe.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
+    except ValidationError as exc:
+        msg = f"{path}: invalid universe file:\n{exc}"
+        raise ValueError(msg) from exc
+
+
+def load_universe(path: str | os.PathLike[str] | None = None) -> Universe:
+    """Load and validate the universe; an empty universe when none is found."""
+    if path is None:
+        folder = research_dir()
+        if folder is None or not (folder / "universe.yaml").is_file():
+            return Universe(groups={})
+        path = folder / "universe.yaml"
+    p = Path(path)
+    return _load(p.resolve(), p.stat().st_mtime_ns)
