@@ -131,35 +131,55 @@ def nyse_close_panel(
     symbols = [symbols] if isinstance(symbols, str) else list(symbols)
     start_ts, end_ts = window(start, end)
     sched = nyse_schedule(start_ts - pd.Timedelta(days=10), end_ts - pd.Timedelta(1, "ns"))
-    first = int(np.searchsorted(sched.index, start_ts))
-    sched = sched.iloc[max(first - 1, 0):]
+    first = int(sched.index.searchsorted(start_ts))
+    sched = sched.iloc[max(first - 1, 0) :]
     if len(sched) < 2:
         msg = f"no NYSE session between {start} and {end}; pick dates with trading sessions."
         raise ValueError(msg)
     closes = pd.DatetimeIndex(sched["close"])
     load_start = closes[0] - pd.Timedelta(days=1)
     load_end = closes[-1] + pd.Timedelta(hours=1)
-    from shocklab.data.catalog import Catalog
     from shocklab.config import data_root
+    from shocklab.data.catalog import Catalog
 
     catalog = Catalog(data_root(data_dir))
     daily = [s for s in symbols if _is_session_asset(catalog, s.upper(), venue)]
     intraday = [s for s in symbols if s not in daily]
     parts = []
     if daily:
-        eq = open_prices(daily, sched.index[0], sched.index[-1] + pd.Timedelta(days=1),
-                         freq="1d", data_dir=data_dir, fetch=fetch)
+        eq = open_prices(
+            daily,
+            sched.index[0],
+            sched.index[-1] + pd.Timedelta(days=1),
+            freq="1d",
+            data_dir=data_dir,
+            fetch=fetch,
+        )
         parts.append(sample_at(eq, closes, labels=pd.DatetimeIndex(sched.index)))
     if intraday:
-        cr = open_prices(intraday, load_start, load_end, freq=source_freq, venue=venue,
-                         data_dir=data_dir, fetch=fetch)
+        cr = open_prices(
+            intraday,
+            load_start,
+            load_end,
+            freq=source_freq,
+            venue=venue,
+            data_dir=data_dir,
+            fetch=fetch,
+        )
         parts.append(sample_at(cr, closes, labels=pd.DatetimeIndex(sched.index)))
-    panel = xr.concat(parts, dim="asset", coords="different", compat="equals",
-                      combine_attrs="drop_conflicts") if len(parts) > 1 else parts[0]
+    panel = (
+        xr.concat(
+            parts, dim="asset", coords="different", compat="equals", combine_attrs="drop_conflicts"
+        )
+        if len(parts) > 1
+        else parts[0]
+    )
     panel = panel.sel(asset=[s.upper() for s in symbols])
     panel = panel.assign_coords(
-        interval_start=("time", np.concatenate([[np.datetime64("NaT", "ns")],
-                                                closes.to_numpy()[:-1]])),
+        interval_start=(
+            "time",
+            np.concatenate([[np.datetime64("NaT", "ns")], closes.to_numpy()[:-1]]),
+        ),
         interval_end=("time", closes.to_numpy()),
     )
     panel["time"].attrs["label"] = "NYSE session date; prices observed at the session close (UTC)"
@@ -192,8 +212,9 @@ def hourly_panel(
     overlaps the hour (always True for 24/7 assets).
     """
     start_ts, end_ts = window(start, end)
-    ds = open_prices(symbols, start_ts, end_ts, freq="1h", venue=venue, data_dir=data_dir,
-                     fetch=fetch)
+    ds = open_prices(
+        symbols, start_ts, end_ts, freq="1h", venue=venue, data_dir=data_dir, fetch=fetch
+    )
     grid = pd.date_range(start_ts.ceil("1h"), end_ts, freq="1h", inclusive="left", name="time")
     instants = grid + pd.Timedelta(hours=1)
     out = sample_at(ds, instants, tolerance="30min", labels=grid)
@@ -213,14 +234,11 @@ def returns(prices: xr.Dataset | xr.DataArray, kind: ReturnKind = "log") -> xr.D
     never computed across a gap.
     """
     price = prices["close"] if isinstance(prices, xr.Dataset) else prices
-    previous = price.shift(time=1)
-    if kind == "log":
-        out = np.log(price / previous)
-    elif kind == "simple":
-        out = price / previous - 1.0
-    else:
+    if kind not in ("log", "simple"):
         msg = f"kind must be 'log' or 'simple', not {kind!r}"
         raise ValueError(msg)
+    ratio = price / price.shift(time=1)
+    out: xr.DataArray = np.log(ratio) if kind == "log" else ratio - 1.0
     out.name = f"{kind}_return"
     out.attrs = {"units": "1" if kind == "simple" else "log points", "kind": kind}
     return out

@@ -7,6 +7,7 @@ from ``exchange_calendars`` (calendar ``XNYS``). All instants are tz-naive UTC.
 from __future__ import annotations
 
 import functools
+import warnings
 from typing import Literal
 
 import exchange_calendars as xcals
@@ -21,7 +22,10 @@ NonTradingPolicy = Literal["error", "next", "previous"]
 @functools.cache
 def nyse() -> xcals.ExchangeCalendar:
     """The XNYS calendar (cached)."""
-    return xcals.get_calendar("XNYS")
+    with warnings.catch_warnings():  # exchange-calendars' own pandas-3 deprecation notices
+        warnings.simplefilter("ignore", FutureWarning)
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return xcals.get_calendar("XNYS")
 
 
 def nyse_schedule(start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
@@ -35,14 +39,13 @@ def nyse_schedule(start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
             index=pd.DatetimeIndex([], name="session"),
         )
     sched = cal.schedule.loc[first:last, ["open", "close"]]
-    out = pd.DataFrame(
+    return pd.DataFrame(
         {
             "open": sched["open"].dt.tz_convert(None).dt.as_unit("ns"),
             "close": sched["close"].dt.tz_convert(None).dt.as_unit("ns"),
         },
         index=pd.DatetimeIndex(sched.index.tz_localize(None), name="session").as_unit("ns"),
     )
-    return out
 
 
 def nyse_session(date: str | pd.Timestamp, policy: NonTradingPolicy = "error") -> pd.Timestamp:

@@ -149,7 +149,10 @@ def _stamp(value: object) -> pd.Timestamp | None:
 def _read_manifest_cached(path: Path, mtime_ns: int) -> dict[str, dict[str, object]]:
     del mtime_ns
     frame = pd.read_csv(path, dtype="string")
-    return {str(row["path"]): dict(row) for row in frame.to_dict(orient="records")}
+    return {
+        str(row["path"]): {str(k): v for k, v in row.items()}
+        for row in frame.to_dict(orient="records")
+    }
 
 
 def _read_manifest(path: Path) -> dict[str, dict[str, object]]:

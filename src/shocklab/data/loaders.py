@@ -21,11 +21,11 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import dask
 import dask.array as da
 import numpy as np
 import pandas as pd
 import xarray as xr
+from dask.delayed import delayed
 
 from shocklab import __version__
 from shocklab.config import data_root, offline
@@ -131,8 +131,13 @@ def _read_block(
 
 
 def _resolve(
-    symbols: Iterable[str], freq: str, venue: Venue, root: Path, fetch: bool | None,
-    start: pd.Timestamp, end: pd.Timestamp,
+    symbols: Iterable[str],
+    freq: str,
+    venue: Venue,
+    root: Path,
+    fetch: bool | None,
+    start: pd.Timestamp,
+    end: pd.Timestamp,
 ) -> list[SeriesFile]:
     catalog = Catalog(root)
     allow_fetch = (not offline()) if fetch is None else fetch
@@ -225,8 +230,13 @@ def open_prices(
         own = np.isin(values, sched.labels.to_numpy())
         expected[:, j] = own
         bar_end[own, j] = sched.bar_end
-        task = dask.delayed(_read_block, pure=True)(
-            read_bars, sf.path, values, own, PRICE_FIELDS, sf.relpath,
+        task = delayed(_read_block, pure=True)(
+            read_bars,
+            sf.path,
+            values,
+            own,
+            PRICE_FIELDS,
+            sf.relpath,
             dask_key_name=f"read-{sf.relpath}-{sf.sha256[:12]}-{start_ts.value}-{end_ts.value}",
         )
         blocks.append(da.from_delayed(task, shape=(n, 1, len(PRICE_FIELDS)), dtype="float64"))
@@ -242,8 +252,13 @@ def open_prices(
     ds["missing"].attrs["description"] = "expected bar absent from the file or with bad prices"
     ds.attrs.update(
         _provenance_attrs(
-            "open_prices", root, symbols=symbols, start=str(start_ts), end=str(end_ts),
-            freq=freq, venue=venue,
+            "open_prices",
+            root,
+            symbols=symbols,
+            start=str(start_ts),
+            end=str(end_ts),
+            freq=freq,
+            venue=venue,
         )
     )
     ds["time"].attrs.update(
@@ -312,7 +327,7 @@ def open_funding(
             raise DataFileError(msg)
         paths.append(path)
     # settlement times are irregular: the union grid needs the stamps (a cheap column read)
-    stamps = [read_funding(p).loc[start_ts:end_ts - pd.Timedelta(1, "ns")].index for p in paths]
+    stamps = [read_funding(p).loc[start_ts : end_ts - pd.Timedelta(1, "ns")].index for p in paths]
     labels = pd.DatetimeIndex(np.unique(np.concatenate([s.to_numpy() for s in stamps])))
     if labels.empty:
         msg = f"no funding settlements for {symbols} between {start_ts} and {end_ts}."
@@ -321,7 +336,7 @@ def open_funding(
     blocks = []
     for p, own_stamps in zip(paths, stamps, strict=True):
         own = np.isin(values, own_stamps.to_numpy())
-        task = dask.delayed(_read_block, pure=True)(
+        task = delayed(_read_block, pure=True)(
             read_funding, p, values, own, ("funding_rate",), p.name
         )
         blocks.append(da.from_delayed(task, shape=(labels.size, 1, 1), dtype="float64"))
@@ -336,8 +351,9 @@ def open_funding(
         },
     )
     ds.attrs.update(
-        _provenance_attrs("open_funding", root, symbols=symbols, start=str(start_ts),
-                          end=str(end_ts))
+        _provenance_attrs(
+            "open_funding", root, symbols=symbols, start=str(start_ts), end=str(end_ts)
+        )
     )
     return ds
 
@@ -369,8 +385,9 @@ def _open_coinglass(
     labels = pd.date_range(start_ts.normalize(), end_ts, freq="1D", inclusive="left", name="time")
 
     def build() -> np.ndarray:
-        panels = read_long_panel(path, time="ts_utc", symbol="symbol", values=values,
-                                 symbols=wanted)
+        panels = read_long_panel(
+            path, time="ts_utc", symbol="symbol", values=values, symbols=wanted
+        )
         names = wanted or sorted(panels)
         out = np.full((labels.size, len(names), len(values)), np.nan)
         for j, name in enumerate(names):
@@ -381,22 +398,28 @@ def _open_coinglass(
     if wanted is None:  # the asset list is in the file: read the symbol column now
         wanted = sorted(pd.read_csv(path, usecols=["symbol"])["symbol"].astype(str).unique())
     cube = da.from_delayed(
-        dask.delayed(build, pure=True)(), shape=(labels.size, len(wanted), len(values)),
+        delayed(build, pure=True)(),
+        shape=(labels.size, len(wanted), len(values)),
         dtype="float64",
     )
     ds = xr.Dataset(
-        {name: (("time", "asset"), cube[:, :, k], {"units": "USD"})
-         for k, name in enumerate(values)},
+        {
+            name: (("time", "asset"), cube[:, :, k], {"units": "USD"})
+            for k, name in enumerate(values)
+        },
         coords={"time": labels, "asset": wanted},
     )
-    ds.attrs.update(_provenance_attrs(loader, root, symbols=wanted, start=str(start_ts),
-                                      end=str(end_ts)))
-    ds.attrs.update({
-        "source": "CoinGlass aggregated history (exchange subset), via the data root",
-        "source_file": relpath,
-        "sha256": _sha(path),
-        "frequency": "1d (UTC day starting at time)",
-    })
+    ds.attrs.update(
+        _provenance_attrs(loader, root, symbols=wanted, start=str(start_ts), end=str(end_ts))
+    )
+    ds.attrs.update(
+        {
+            "source": "CoinGlass aggregated history (exchange subset), via the data root",
+            "source_file": relpath,
+            "sha256": _sha(path),
+            "frequency": "1d (UTC day starting at time)",
+        }
+    )
     return ds
 
 
@@ -414,8 +437,13 @@ def open_liquidations(
     exchange set is narrower than CoinGlass's headline totals.
     """
     ds = _open_coinglass(
-        LIQUIDATION_FILE, {"long_usd": "liq_long_usd", "short_usd": "liq_short_usd"},
-        symbols, start, end, data_dir, "open_liquidations",
+        LIQUIDATION_FILE,
+        {"long_usd": "liq_long_usd", "short_usd": "liq_short_usd"},
+        symbols,
+        start,
+        end,
+        data_dir,
+        "open_liquidations",
     )
     no_data = ds["time"] < np.datetime64("2020-12-23")
     ds = ds.where(~no_data)
@@ -435,7 +463,12 @@ def open_open_interest(
     Zero open interest is not a valid level and is returned as NaN.
     """
     ds = _open_coinglass(
-        OPEN_INTEREST_FILE, {"oi_usd": "oi_total_close"}, symbols, start, end, data_dir,
+        OPEN_INTEREST_FILE,
+        {"oi_usd": "oi_total_close"},
+        symbols,
+        start,
+        end,
+        data_dir,
         "open_open_interest",
     )
     return ds.where(ds["oi_usd"] > 0)

@@ -1,0 +1,306 @@
+"""Online fetches into the data root's layout: cached, hash-checked, retried, with progress bars.
+
+Downloads go through pooch: a file already in the cache is never downloaded again; where
+upstream publishes a hash (Binance ``.CHECKSUM`` files) it is verified and a mismatching file is
+not kept; failed requests (HTTP errors, time-outs) are retried. Raw downloads live under
+``<root>/_downloads/``; parsed series are merged into the mirror layout (``crypto/...``,
+``equities/...``, ``macro/fred/...``) so that loaders read them like mirror files.
+
+Upstream addresses can be redirected (tests point them at 127.0.0.1) through environment
+variables: ``SHOCKLAB_BINANCE_DATA_URL``, ``SHOCKLAB_BINANCE_SPOT_API``,
+``SHOCKLAB_BINANCE_FUTURES_API``, ``SHOCKLAB_FRED_URL``, ``SHOCKLAB_COINGLASS_URL``.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pooch
+import requests
+
+from shocklab.config import data_root, offline
+from shocklab.data.catalog import Venue, crypto_dir
+from shocklab.data.errors import ChecksumError, DataFileError, FetchError
+from shocklab.data.sources import binance, coinglass, yahoo
+from shocklab.data.sources.mirror import read_bars, read_fred_csv, read_funding
+
+DEFAULT_URLS = {
+    "SHOCKLAB_BINANCE_DATA_URL": "https://data.binance.vision",
+    "SHOCKLAB_BINANCE_SPOT_API": "https://api.binance.com",
+    "SHOCKLAB_BINANCE_FUTURES_API": "https://fapi.binance.com",
+    "SHOCKLAB_FRED_URL": "https://fred.stlouisfed.org",
+    "SHOCKLAB_COINGLASS_URL": "https://open-api-v4.coinglass.com",
+}
+RETRIES = 3
+TIMEOUT = 30.0
+CRYPTO_QUOTES = ("USDT", "USDC", "FDUSD", "BUSD")
+
+
+def base_url(env: str) -> str:
+    """The upstream base URL for ``env`` (default: the public address)."""
+    return os.environ.get(env, DEFAULT_URLS[env]).rstrip("/")
+
+
+def _require_online(what: str) -> None:
+    if offline():
+        msg = (
+            f"{what} is not in the data root and SHOCKLAB_OFFLINE is set, so nothing is "
+            "downloaded. Unset SHOCKLAB_OFFLINE, or point SHOCKLAB_DATA_DIR at a mirror."
+        )
+        raise FetchError(msg)
+
+
+def download(
+    url: str,
+    dest: Path,
+    *,
+    known_hash: str | None = None,
+    timeout: float = TIMEOUT,
+    retries: int = RETRIES,
+    progressbar: bool = False,
+) -> Path:
+    """Download ``url`` to ``dest`` unless already there (and matching ``known_hash``).
+
+    Raises :class:`ChecksumError` on a hash mismatch (the bad file is not kept) and
+    :class:`FetchError` when the request still fails after ``retries`` retries.
+    """
+    _require_online(url)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fetcher = pooch.create(
+        path=dest.parent,
+        base_url="",
+        registry={dest.name: known_hash},
+        urls={dest.name: url},
+        retry_if_failed=retries,
+        allow_updates=False,
+    )
+    downloader = pooch.HTTPDownloader(progressbar=progressbar, timeout=timeout)
+    try:
+        return Path(fetcher.fetch(dest.name, downloader=downloader))
+    except ValueError as exc:
+        if "hash" in str(exc).lower():
+            msg = (
+                f"{url}: checksum mismatch ({exc}). The file was not kept; try again later or "
+                "report it upstream if it persists."
+            )
+            raise ChecksumError(msg) from exc
+        raise
+    except requests.exceptions.RequestException as exc:
+        msg = f"{url}: download failed after {retries} retries ({exc})."
+        raise FetchError(msg) from exc
+
+
+def _get_json(url: str, params: dict[str, Any], headers: dict[str, str] | None = None) -> Any:
+    _require_online(url)
+    last: Exception | None = None
+    for _ in range(RETRIES + 1):
+        try:
+            resp = requests.get(url, params=params, headers=headers, timeout=TIMEOUT)
+            if resp.status_code >= 500:
+                last = requests.HTTPError(f"HTTP {resp.status_code}")
+                continue
+            resp.raise_for_status()
+            return resp.json()
+        except (requests.ConnectionError, requests.Timeout) as exc:
+            last = exc
+    msg = f"{url}: request failed after {RETRIES} retries ({last})."
+    raise FetchError(msg)
+
+
+def write_series(frame: pd.DataFrame, path: Path, *, time_col: str = "time") -> Path:
+    """Merge ``frame`` into a mirror-format CSV at ``path`` atomically (new rows win)."""
+    if path.exists():
+        old = read_funding(path) if "funding_rate" in frame.columns else read_bars(path)
+        old = old[[c for c in frame.columns if c in old.columns]]
+        frame = pd.concat([old[~old.index.isin(frame.index)], frame]).sort_index()
+    out = frame.copy()
+    index = pd.DatetimeIndex(out.index)
+    if time_col == "time":
+        stamps = index.strftime("%Y-%m-%dT%H:%M:%SZ")
+    else:
+        stamps = index.strftime("%Y-%m-%d")
+    out.insert(0, time_col, stamps)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    out.to_csv(tmp, index=False, float_format="%.10g")
+    tmp.replace(path)
+    return path
+
+
+def _months(start: pd.Timestamp, end: pd.Timestamp) -> pd.PeriodIndex:
+    return pd.period_range(
+        start.to_period("M"), (end - pd.Timedelta(1, "ns")).to_period("M"), freq="M"
+    )
+
+
+def fetch_binance_klines(
+    symbol: str,
+    *,
+    interval: str,
+    market: Venue,
+    start: pd.Timestamp,
+    end: pd.Timestamp,
+    root: Path | None = None,
+    progressbar: bool = True,
+) -> Path:
+    """Binance klines for ``[start, end)`` from monthly archives (checksum-verified); months
+    without an archive yet (the current one) come from the REST endpoint."""
+    root = data_root(root)
+    frames = []
+    for month in _months(start, end):
+        rel = binance.archive_path(market, symbol, interval, month)
+        url = f"{base_url('SHOCKLAB_BINANCE_DATA_URL')}/{rel}"
+        dest = root / "_downloads" / "binance" / rel
+        try:
+            checksum = download(url + ".CHECKSUM", dest.with_name(dest.name + ".CHECKSUM"))
+        except FetchError as exc:
+            if "404" not in str(exc):
+                raise
+            frames.append(_rest_month(symbol, interval, market, month))
+            continue
+        sha = binance.parse_checksum(checksum.read_text(encoding="utf-8"), str(checksum))
+        archive = download(url, dest, known_hash=f"sha256:{sha}", progressbar=progressbar)
+        frames.append(binance.read_kline_zip(archive))
+    frame = pd.concat(frames).sort_index()
+    frame = frame.loc[
+        (frame.index >= start) & (frame.index < end), ["open", "high", "low", "close", "volume"]
+    ]
+    if market == "usdm-mark":
+        frame = frame.drop(columns="volume")
+    path = root / crypto_dir(market, interval) / f"{symbol}.csv"
+    return write_series(frame, path)
+
+
+def _rest_month(symbol: str, interval: str, market: Venue, month: pd.Period) -> pd.DataFrame:
+    env = "SHOCKLAB_BINANCE_SPOT_API" if market == "spot" else "SHOCKLAB_BINANCE_FUTURES_API"
+    url = base_url(env) + binance.REST_KLINES[market]
+    start_ms = int(month.start_time.value // 1_000_000)
+    end_ms = int(month.end_time.value // 1_000_000)
+    frames = []
+    while start_ms <= end_ms:
+        rows = _get_json(
+            url,
+            {
+                "symbol": symbol,
+                "interval": interval,
+                "startTime": start_ms,
+                "endTime": end_ms,
+                "limit": 1000,
+            },
+        )
+        if not rows:
+            break
+        frames.append(binance.frame_from_rest(rows, f"{url}?symbol={symbol}"))
+        start_ms = int(rows[-1][0]) + 1
+        if len(rows) < 1000:
+            break
+    if not frames:
+        return binance.frame_from_rest([], url)
+    return pd.concat(frames)
+
+
+def fetch_funding(
+    symbol: str,
+    start: pd.Timestamp | str,
+    end: pd.Timestamp | str,
+    *,
+    root: Path | None = None,
+    progressbar: bool = True,
+) -> Path:
+    """Binance USD-M funding history from monthly archives into ``usdm-funding/<SYMBOL>.csv``."""
+    root = data_root(root)
+    s, e = pd.Timestamp(start), pd.Timestamp(end)
+    frames = []
+    for month in _months(s, e):
+        rel = binance.funding_path(symbol, month)
+        url = f"{base_url('SHOCKLAB_BINANCE_DATA_URL')}/{rel}"
+        dest = root / "_downloads" / "binance" / rel
+        checksum = download(url + ".CHECKSUM", dest.with_name(dest.name + ".CHECKSUM"))
+        sha = binance.parse_checksum(checksum.read_text(encoding="utf-8"), str(checksum))
+        frames.append(
+            binance.read_funding_zip(
+                download(url, dest, known_hash=f"sha256:{sha}", progressbar=progressbar)
+            )
+        )
+    frame = pd.concat(frames).sort_index()
+    return write_series(frame, root / "crypto/binance/usdm-funding" / f"{symbol}.csv")
+
+
+def fetch_fred(series_id: str, *, root: Path | None = None) -> Path:
+    """A FRED series as ``macro/fred/<ID>.csv`` (FRED's own fredgraph CSV, validated)."""
+    root = data_root(root)
+    url = f"{base_url('SHOCKLAB_FRED_URL')}/graph/fredgraph.csv?id={series_id}"
+    dest = root / "_downloads" / "fred" / f"{series_id}.csv"
+    if dest.exists():  # FRED revises series: refresh instead of trusting an old copy
+        dest.unlink()
+    path = download(url, dest)
+    read_fred_csv(path, series_id)  # reject a malformed answer before it enters the layout
+    target = root / "macro" / "fred" / f"{series_id}.csv"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    path.replace(target)
+    return target
+
+
+def fetch_yahoo(
+    symbol: str,
+    *,
+    interval: str,
+    start: pd.Timestamp,
+    end: pd.Timestamp,
+    root: Path | None = None,
+) -> Path:
+    """Equities/ETFs/indices via yfinance into ``equities/us/<freq>/`` (macro names into
+    ``macro/<freq>/``)."""
+    _require_online(f"{symbol} ({interval})")
+    root = data_root(root)
+    frame = yahoo.download_yahoo(symbol, start, end, interval)
+    folder = "macro" if symbol in yahoo.YAHOO_TICKERS and symbol != "RUT" else "equities/us"
+    path = root / folder / interval / f"{symbol}.csv"
+    return write_series(frame, path, time_col="date" if interval == "1d" else "time")
+
+
+def fetch_prices(
+    symbol: str,
+    *,
+    freq: str,
+    venue: Venue,
+    start: pd.Timestamp,
+    end: pd.Timestamp,
+    root: Path | None = None,
+) -> Path:
+    """Fetch a missing price series: Binance for crypto pairs, Yahoo otherwise."""
+    if symbol.endswith(CRYPTO_QUOTES):
+        return fetch_binance_klines(
+            symbol, interval=freq, market=venue, start=start, end=end, root=root
+        )
+    if freq not in ("1d", "1h"):
+        msg = f"Yahoo has no {freq} history for {symbol}; use freq '1d' or '1h'."
+        raise FetchError(msg)
+    return fetch_yahoo(symbol, interval=freq, start=start, end=end, root=root)
+
+
+def fetch_coinglass_liquidations(
+    symbol: str,
+    *,
+    interval: str = "1d",
+    exchanges: str = "Binance,OKX,Bybit",
+    root: Path | None = None,
+) -> Path:
+    """CoinGlass aggregated liquidation history (key from ``$COINGLASS_API_KEY``) into
+    ``derivatives/coinglass_api/<SYMBOL>_<interval>.csv``."""
+    root = data_root(root)
+    url = base_url("SHOCKLAB_COINGLASS_URL") + coinglass.LIQUIDATION_ENDPOINT
+    payload = _get_json(
+        url,
+        {"symbol": symbol, "interval": interval, "exchange_list": exchanges},
+        headers={"CG-API-KEY": coinglass.api_key(), "accept": "application/json"},
+    )
+    if not isinstance(payload, dict):
+        msg = f"{url}: unexpected answer (not a JSON object)."
+        raise DataFileError(msg)
+    frame = coinglass.frame_from_coinglass(payload, symbol)
+    return write_series(frame, root / "derivatives/coinglass_api" / f"{symbol}_{interval}.csv")
