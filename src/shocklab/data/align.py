@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from typing import Literal
+from typing import Literal, cast
 
 import numpy as np
 import pandas as pd
@@ -238,7 +238,7 @@ def returns(prices: xr.Dataset | xr.DataArray, kind: ReturnKind = "log") -> xr.D
         msg = f"kind must be 'log' or 'simple', not {kind!r}"
         raise ValueError(msg)
     ratio = price / price.shift(time=1)
-    out: xr.DataArray = np.log(ratio) if kind == "log" else ratio - 1.0
+    out = cast(xr.DataArray, np.log(ratio)) if kind == "log" else ratio - 1.0
     out.name = f"{kind}_return"
     out.attrs = {"units": "1" if kind == "simple" else "log points", "kind": kind}
     return out
