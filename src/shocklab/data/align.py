@@ -24,9 +24,10 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from shocklab.config import data_root
 from shocklab.data.calendar import nyse_open_mask, nyse_schedule
-from shocklab.data.catalog import Venue
-from shocklab.data.loaders import TimeLike, open_prices, window
+from shocklab.data.catalog import Catalog, Venue
+from shocklab.data.loaders import TimeLike, open_prices, provenance_attrs, window
 
 ReturnKind = Literal["log", "simple"]
 
@@ -139,8 +140,6 @@ def nyse_close_panel(
     closes = pd.DatetimeIndex(sched["close"])
     load_start = closes[0] - pd.Timedelta(days=1)
     load_end = closes[-1] + pd.Timedelta(hours=1)
-    from shocklab.config import data_root
-    from shocklab.data.catalog import Catalog
 
     catalog = Catalog(data_root(data_dir))
     daily = [s for s in symbols if _is_session_asset(catalog, s.upper(), venue)]
@@ -183,14 +182,21 @@ def nyse_close_panel(
         interval_end=("time", closes.to_numpy()),
     )
     panel["time"].attrs["label"] = "NYSE session date; prices observed at the session close (UTC)"
+    panel.attrs = provenance_attrs(
+        "nyse_close_panel",
+        data_root(data_dir),
+        symbols=symbols,
+        start=str(start_ts),
+        end=str(end_ts),
+        source_freq=source_freq,
+        venue=venue,
+    )
     panel.attrs["alignment"] = f"nyse_close (crypto sampled from {source_freq} bars)"
     return panel
 
 
-def _is_session_asset(catalog: object, symbol: str, venue: Venue) -> bool:
-    from shocklab.data.catalog import Catalog
-
-    assert isinstance(catalog, Catalog)
+def _is_session_asset(catalog: Catalog, symbol: str, venue: Venue) -> bool:
+    """True for assets whose daily bars are dated by exchange sessions (not 24/7 UTC days)."""
     sf = catalog.locate(symbol, "1d", venue)
     return sf is not None and sf.calendar != "24/7"
 

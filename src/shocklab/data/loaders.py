@@ -251,7 +251,7 @@ def open_prices(
     ds["missing"] = ds["expected"] & ds["close"].isnull()
     ds["missing"].attrs["description"] = "expected bar absent from the file or with bad prices"
     ds.attrs.update(
-        _provenance_attrs(
+        provenance_attrs(
             "open_prices",
             root,
             symbols=symbols,
@@ -284,7 +284,7 @@ def _asset_coords(files: Sequence[SeriesFile]) -> dict[str, tuple[str, list[str]
     }
 
 
-def _provenance_attrs(loader: str, root: Path, **request: object) -> dict[str, str]:
+def provenance_attrs(loader: str, root: Path, **request: object) -> dict[str, str]:
     return {
         "loader": loader,
         "request": json.dumps(request, sort_keys=True, default=str),
@@ -351,7 +351,7 @@ def open_funding(
         },
     )
     ds.attrs.update(
-        _provenance_attrs(
+        provenance_attrs(
             "open_funding", root, symbols=symbols, start=str(start_ts), end=str(end_ts)
         )
     )
@@ -410,7 +410,7 @@ def _open_coinglass(
         coords={"time": labels, "asset": wanted},
     )
     ds.attrs.update(
-        _provenance_attrs(loader, root, symbols=wanted, start=str(start_ts), end=str(end_ts))
+        provenance_attrs(loader, root, symbols=wanted, start=str(start_ts), end=str(end_ts))
     )
     ds.attrs.update(
         {
