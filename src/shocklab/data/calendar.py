@@ -68,7 +68,7 @@ def nyse_session(date: str | pd.Timestamp, policy: NonTradingPolicy = "error") -
         return pd.Timestamp(nxt)
     if policy == "previous":
         return pd.Timestamp(prev)
-    what = day.day_name() if day.dayofweek >= 5 else "an NYSE holiday"
+    what = day.day_name() if day.day_of_week >= 5 else "an NYSE holiday"
     msg = (
         f"{day.date()} is {what}: US equities have no session. Use non_trading='next' "
         f"({nxt.date()}) or 'previous' ({prev.date()}), or pick a session date."

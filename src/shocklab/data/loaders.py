@@ -14,6 +14,7 @@ close). Alignment across calendars (``shocklab.data.align``) samples on ``bar_en
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import warnings
@@ -36,6 +37,7 @@ from shocklab.data.sources.mirror import read_bars, read_funding, read_long_pane
 from shocklab.universe import load_universe
 
 PRICE_FIELDS = ("open", "high", "low", "close", "volume")
+LEVEL_CLASSES = ("rate",)  # may be zero or negative: not prices
 _STEPS = {"5m": pd.Timedelta(minutes=5), "1h": pd.Timedelta(hours=1), "1d": pd.Timedelta(days=1)}
 
 TimeLike = str | pd.Timestamp
@@ -231,7 +233,7 @@ def open_prices(
         expected[:, j] = own
         bar_end[own, j] = sched.bar_end
         task = delayed(_read_block, pure=True)(
-            read_bars,
+            functools.partial(read_bars, positive=sf.asset_class not in LEVEL_CLASSES),
             sf.path,
             values,
             own,

@@ -15,6 +15,7 @@ from __future__ import annotations
 import gzip
 import warnings
 import zipfile
+import zlib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import IO
@@ -39,7 +40,7 @@ def read_csv_checked(source: Source, **kwargs: object) -> pd.DataFrame:
     name = _name(source)
     try:
         return pd.read_csv(source, **kwargs)  # type: ignore[call-overload, no-any-return]
-    except (EOFError, gzip.BadGzipFile, zipfile.BadZipFile, OSError) as exc:
+    except (EOFError, gzip.BadGzipFile, zipfile.BadZipFile, zlib.error, OSError) as exc:
         msg = (
             f"{name}: the file is corrupt or truncated ({exc}). Delete it and fetch it again "
             "(shocklab.data.fetch), or restore it from the mirror."
@@ -59,6 +60,8 @@ def parse_utc_times(values: pd.Series, name: str, column: str = "time") -> pd.Da
     A stamp without a zone is a timezone slip waiting to happen and is rejected.
     """
     text = values.astype("string")
+    parsed = pd.to_datetime(text, utc=True, errors="coerce", format="ISO8601")
+    _reject_unparsed(parsed, text, name, column)
     zoned = text.str.contains(_TZ_SUFFIX, regex=True, na=False)
     if not bool(zoned.all()):
         bad = text[~zoned]
@@ -68,8 +71,6 @@ def parse_utc_times(values: pd.Series, name: str, column: str = "time") -> pd.Da
             "(2025-01-27T07:00:00Z) or carry an offset; convert the file to UTC."
         )
         raise DataFileError(msg)
-    parsed = pd.to_datetime(text, utc=True, errors="coerce", format="ISO8601")
-    _reject_unparsed(parsed, text, name, column)
     return pd.DatetimeIndex(parsed).tz_convert(None).as_unit("ns").rename("time")
 
 
@@ -147,8 +148,11 @@ def _require(frame: pd.DataFrame, columns: Sequence[str], name: str) -> None:
         raise DataFileError(msg)
 
 
-def read_bars(source: Source) -> pd.DataFrame:
+def read_bars(source: Source, *, positive: bool = True) -> pd.DataFrame:
     """Read an OHLCV or close-only file of the mirror layout.
+
+    ``positive=False`` accepts zero or negative levels (interest rates, yields); NaN is still
+    flagged.
 
     Returns float64 columns ``open, high, low, close, volume`` (missing ones as NaN; an IEX-only
     ``volume_iex`` column is kept under that name, never relabelled as market volume).
@@ -171,7 +175,7 @@ def read_bars(source: Source) -> pd.DataFrame:
         if col not in out.columns:  # close-only files: no fake OHLC, no volume
             out[col] = np.nan
     present = [c for c in PRICE_COLUMNS if c in raw.columns]
-    return clean_frame(out, name, present)
+    return clean_frame(out, name, present, positive=positive)
 
 
 def read_funding(source: Source) -> pd.DataFrame:
@@ -204,7 +208,7 @@ def read_fred_csv(source: Source, series_id: str | None = None) -> pd.DataFrame:
         index=parse_dates(raw[date_col], name, date_col),
     )
     out.attrs["series_id"] = value_col
-    return clean_frame(out, name, ["value"], positive=False)
+    return clean_frame(out, name)  # FRED's empty cells are missing observations, not errors
 
 
 def read_fomc(source: Source) -> pd.DataFrame:
@@ -247,11 +251,16 @@ def read_long_panel(
         {out: pd.to_numeric(raw[src], errors="coerce").to_numpy() for out, src in values.items()},
         index=index,
     )
+    negative = (data < 0).any(axis=1).to_numpy()
+    if negative.any():  # USD amounts cannot be negative; empty cells are "no data", not errors
+        msg = (
+            f"{name}: {int(negative.sum())} row(s) with negative amounts (first at "
+            f"{data.index[negative][0]}); fix the file or the column mapping."
+        )
+        raise DataFileError(msg)
     data["_symbol"] = raw[symbol].astype("string").to_numpy()
     return {
-        str(sym): clean_frame(
-            part.drop(columns="_symbol"), f"{name} [{sym}]", list(values), positive=False
-        )
+        str(sym): clean_frame(part.drop(columns="_symbol"), f"{name} [{sym}]")
         for sym, part in data.groupby("_symbol", sort=True)
     }
 
