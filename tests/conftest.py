@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import os
-import threading
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from helpers import Upstream, serve_upstream
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -43,70 +40,8 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, mirror: Path)
         monkeypatch.setenv(env, "http://127.0.0.1:9")  # discard port: never the internet
 
 
-@dataclass
-class Reply:
-    """One scripted answer: HTTP status, body, and an optional delay before answering."""
-
-    status: int = 200
-    body: bytes = b""
-    delay: float = 0.0
-    headers: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass
-class Upstream:
-    """A scripted HTTP server. ``routes[path]`` is a list of replies used in turn (the last one
-    repeats); ``hits[path]`` counts requests; ``requests`` keeps (path, headers)."""
-
-    url: str
-    routes: dict[str, list[Reply]] = field(default_factory=dict)
-    hits: dict[str, int] = field(default_factory=dict)
-    requests: list[tuple[str, dict[str, str]]] = field(default_factory=list)
-
-    def serve(self, path: str, *replies: Reply) -> None:
-        self.routes[path] = list(replies)
-
-
 @pytest.fixture
 def upstream() -> Iterator[Upstream]:
     """A local HTTP server on 127.0.0.1 (ephemeral port) answering scripted routes."""
-    state = Upstream(url="")
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            full = self.path
-            path = full if full in state.routes else full.split("?", 1)[0]
-            state.requests.append((full, dict(self.headers)))
-            n = state.hits.get(path, 0)
-            state.hits[path] = n + 1
-            replies = state.routes.get(path)
-            if not replies:
-                self.send_response(404)
-                self.end_headers()
-                return
-            reply = replies[min(n, len(replies) - 1)]
-            if reply.delay:
-                time.sleep(reply.delay)
-            self.send_response(reply.status)
-            self.send_header("Content-Length", str(len(reply.body)))
-            for key, value in reply.headers.items():
-                self.send_header(key, value)
-            self.end_headers()
-            try:
-                self.wfile.write(reply.body)
-            except (BrokenPipeError, ConnectionResetError):
-                pass
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    state.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serve_upstream() as state:
         yield state
-    finally:
-        server.shutdown()
-        server.server_close()

@@ -60,15 +60,17 @@ def download(
     *,
     known_hash: str | None = None,
     timeout: float = TIMEOUT,
-    retries: int = RETRIES,
+    retries: int | None = None,
     progressbar: bool = False,
 ) -> Path:
     """Download ``url`` to ``dest`` unless already there (and matching ``known_hash``).
 
     Raises :class:`ChecksumError` on a hash mismatch (the bad file is not kept) and
-    :class:`FetchError` when the request still fails after ``retries`` retries.
+    :class:`FetchError` when the request still fails after ``retries`` retries (default
+    :data:`RETRIES`; pooch waits 1 s, 2 s, ... between attempts).
     """
     _require_online(url)
+    retries = RETRIES if retries is None else retries
     dest.parent.mkdir(parents=True, exist_ok=True)
     fetcher = pooch.create(
         path=dest.parent,

@@ -1,0 +1,79 @@
+"""Test helpers: a scripted HTTP server standing in for upstream data services."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+@dataclass
+class Reply:
+    """One scripted answer: HTTP status, body, and an optional delay before answering."""
+
+    status: int = 200
+    body: bytes = b""
+    delay: float = 0.0
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Upstream:
+    """A scripted HTTP server. ``routes[path]`` is a list of replies used in turn (the last one
+    repeats); ``hits[path]`` counts requests; ``requests`` keeps (path, headers)."""
+
+    url: str
+    routes: dict[str, list[Reply]] = field(default_factory=dict)
+    hits: dict[str, int] = field(default_factory=dict)
+    requests: list[tuple[str, dict[str, str]]] = field(default_factory=list)
+
+    def serve(self, path: str, *replies: Reply) -> None:
+        self.routes[path] = list(replies)
+
+
+@contextmanager
+def serve_upstream() -> Iterator[Upstream]:
+    """Run an :class:`Upstream` on 127.0.0.1 (ephemeral port) for the duration of the block."""
+    state = Upstream(url="")
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            full = self.path
+            path = full if full in state.routes else full.split("?", 1)[0]
+            state.requests.append((full, dict(self.headers)))
+            n = state.hits.get(path, 0)
+            state.hits[path] = n + 1
+            replies = state.routes.get(path)
+            if not replies:
+                self.send_response(404)
+                self.end_headers()
+                return
+            reply = replies[min(n, len(replies) - 1)]
+            if reply.delay:
+                time.sleep(reply.delay)
+            self.send_response(reply.status)
+            self.send_header("Content-Length", str(len(reply.body)))
+            for key, value in reply.headers.items():
+                self.send_header(key, value)
+            self.end_headers()
+            try:
+                self.wfile.write(reply.body)
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    state.url = f"http://127.0.0.1:{server.server_address[1]}"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield state
+    finally:
+        server.shutdown()
+        server.server_close()
