@@ -77,3 +77,14 @@ def serve_upstream() -> Iterator[Upstream]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def cache_flagship_panel(data_dir: str, build_dir: str) -> str:
+    """Build and cache a small NYSE-close panel (run in a separate process by the cache tests)."""
+    import os
+
+    os.environ["SHOCKLAB_OFFLINE"] = "1"
+    from shocklab.data import cached, nyse_close_panel
+
+    panel = nyse_close_panel(["NVDA", "BTCUSDT"], "2025-01-21", "2025-01-31", data_dir=data_dir)
+    return str(cached(panel, "race", cache_dir=build_dir).attrs["cache_path"])

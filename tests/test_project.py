@@ -1,0 +1,53 @@
+"""Project-level checks: the conda environment matches pyproject; the universe validates."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+
+import pytest
+import yaml
+
+from shocklab.universe import Universe, load_universe
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _split(requirement: str) -> tuple[str, str]:
+    match = re.match(r"^([A-Za-z0-9_.-]+)(\[[^\]]*\])?\s*(.*)$", requirement.strip())
+    assert match, requirement
+    return match.group(1).lower().replace("_", "-"), match.group(3).replace(" ", "")
+
+
+def test_environment_yml_lists_the_runtime_set_of_pyproject() -> None:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    pip_side = dict(_split(r) for r in project["dependencies"])
+    # dask[distributed] is two conda packages with the same floor
+    pip_side["distributed"] = pip_side["dask"]
+    env = yaml.safe_load((ROOT / "environment.yml").read_text())
+    conda_side = dict(
+        _split(d) for d in env["dependencies"] if isinstance(d, str) and d.split(">")[0] not in
+        ("python", "pip")
+    )
+    assert conda_side == pip_side
+
+
+def test_universe_loads_and_has_the_flagship_groups() -> None:
+    universe = load_universe(ROOT / "research" / "universe.yaml")
+    assert set(universe.members("ai_tokens")) >= {"FETUSDT", "RENDERUSDT", "GRTUSDT", "NEARUSDT"}
+    assert universe.group_of("NVDA") == "semis"
+    assert universe.group_of("NOPE") == ""
+    with pytest.raises(KeyError, match="unknown group 'semiconductors'"):
+        universe.members("semiconductors")
+
+
+def test_universe_rejects_bad_files(tmp_path: Path) -> None:
+    bad = tmp_path / "universe.yaml"
+    bad.write_text(yaml.safe_dump({"groups": {"x": {"label": "X", "members": ["A", "A"]}}}))
+    with pytest.raises(ValueError, match="listed twice"):
+        load_universe(bad)
+    bad.write_text(yaml.safe_dump({"groups": {"x": {"label": "X", "members": []}}}))
+    with pytest.raises(ValueError, match="invalid universe file"):
+        load_universe(bad)
+    assert Universe(groups={}).group_of("BTCUSDT") == ""
