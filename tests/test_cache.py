@@ -9,8 +9,8 @@ from pathlib import Path
 
 import numpy as np
 import xarray as xr
-
 from helpers import cache_flagship_panel
+
 from shocklab.data import cached, nyse_close_panel, open_prices
 from shocklab.data.cache import cache_key
 

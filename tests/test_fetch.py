@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-
 from helpers import Reply, Upstream
+
 from shocklab.data import ChecksumError, FetchError, open_prices
 from shocklab.data import fetch as fetch_mod
 from shocklab.data.sources import yahoo
@@ -66,10 +66,16 @@ SPOT_2024 = "data/spot/monthly/klines/TESTUSDT/1h/TESTUSDT-1h-2024-12.zip"
 
 def test_binance_archives_ms_and_us_into_layout(upstream: Upstream, online: Path) -> None:
     dec_start = JAN_2025_MS - 3 * HOUR_MS  # 2024-12-31T21:00Z, millisecond stamps
-    serve_archive(upstream, SPOT_2024, zipped("TESTUSDT-1h-2024-12.csv",
-                                              kline_rows(dec_start, 3, micro=False)))
-    serve_archive(upstream, SPOT_2025, zipped("TESTUSDT-1h-2025-01.csv",
-                                              kline_rows(JAN_2025_MS, 5, micro=True, base=200)))
+    serve_archive(
+        upstream,
+        SPOT_2024,
+        zipped("TESTUSDT-1h-2024-12.csv", kline_rows(dec_start, 3, micro=False)),
+    )
+    serve_archive(
+        upstream,
+        SPOT_2025,
+        zipped("TESTUSDT-1h-2025-01.csv", kline_rows(JAN_2025_MS, 5, micro=True, base=200)),
+    )
     ds = open_prices("TESTUSDT", "2024-12-31T21:00", "2025-01-01T05:00", freq="1h")
     close = ds["close"].sel(asset="TESTUSDT").to_series()
     assert close.index[0] == pd.Timestamp("2024-12-31T21:00")
@@ -79,19 +85,29 @@ def test_binance_archives_ms_and_us_into_layout(upstream: Upstream, online: Path
     assert written.read_text().splitlines()[1].startswith("2024-12-31T21:00:00Z,")
     # cached: a second request downloads nothing again
     hits = dict(upstream.hits)
-    fetch_mod.fetch_binance_klines("TESTUSDT", interval="1h", market="spot",
-                                   start=pd.Timestamp("2025-01-01"),
-                                   end=pd.Timestamp("2025-01-01T05:00"), root=online)
+    fetch_mod.fetch_binance_klines(
+        "TESTUSDT",
+        interval="1h",
+        market="spot",
+        start=pd.Timestamp("2025-01-01"),
+        end=pd.Timestamp("2025-01-01T05:00"),
+        root=online,
+    )
     assert upstream.hits[f"/{SPOT_2025}"] == hits[f"/{SPOT_2025}"] == 1
 
 
 def test_checksum_mismatch_is_an_error_and_file_not_kept(upstream: Upstream, online: Path) -> None:
     blob = zipped("TESTUSDT-1h-2025-01.csv", kline_rows(JAN_2025_MS, 5, micro=True))
     serve_archive(upstream, SPOT_2025, blob, checksum="0" * 64)
-    with pytest.raises(ChecksumError, match="checksum mismatch.*not kept"):
-        fetch_mod.fetch_binance_klines("TESTUSDT", interval="1h", market="spot",
-                                       start=pd.Timestamp("2025-01-01"),
-                                       end=pd.Timestamp("2025-01-02"), root=online)
+    with pytest.raises(ChecksumError, match=r"checksum mismatch.*not kept"):
+        fetch_mod.fetch_binance_klines(
+            "TESTUSDT",
+            interval="1h",
+            market="spot",
+            start=pd.Timestamp("2025-01-01"),
+            end=pd.Timestamp("2025-01-02"),
+            root=online,
+        )
     assert not (online / "_downloads/binance" / SPOT_2025).exists()
     assert not (online / "crypto/binance/spot/1h/TESTUSDT.csv").exists()
 
@@ -100,9 +116,14 @@ def test_http_500_then_success_is_retried(upstream: Upstream, online: Path) -> N
     blob = zipped("TESTUSDT-1h-2025-01.csv", kline_rows(JAN_2025_MS, 5, micro=True))
     serve_archive(upstream, SPOT_2025, blob)
     upstream.serve(f"/{SPOT_2025}", Reply(status=500), Reply(body=blob))
-    path = fetch_mod.fetch_binance_klines("TESTUSDT", interval="1h", market="spot",
-                                          start=pd.Timestamp("2025-01-01"),
-                                          end=pd.Timestamp("2025-01-01T05:00"), root=online)
+    path = fetch_mod.fetch_binance_klines(
+        "TESTUSDT",
+        interval="1h",
+        market="spot",
+        start=pd.Timestamp("2025-01-01"),
+        end=pd.Timestamp("2025-01-01T05:00"),
+        root=online,
+    )
     assert upstream.hits[f"/{SPOT_2025}"] == 2
     assert len(pd.read_csv(path)) == 5
 
@@ -110,8 +131,7 @@ def test_http_500_then_success_is_retried(upstream: Upstream, online: Path) -> N
 def test_timeout_gives_fetch_error(upstream: Upstream, online: Path) -> None:
     upstream.serve("/slow.zip", Reply(body=b"x", delay=1.5))
     with pytest.raises(FetchError, match=r"slow.zip: download failed after 1 retries"):
-        fetch_mod.download(f"{upstream.url}/slow.zip", online / "slow.zip", timeout=0.3,
-                           retries=1)
+        fetch_mod.download(f"{upstream.url}/slow.zip", online / "slow.zip", timeout=0.3, retries=1)
     assert upstream.hits["/slow.zip"] == 2
     assert not (online / "slow.zip").exists()
 
@@ -125,15 +145,22 @@ def test_offline_refuses_to_download(monkeypatch: pytest.MonkeyPatch, online: Pa
 def test_corrupt_zip_from_upstream(upstream: Upstream, online: Path) -> None:
     serve_archive(upstream, SPOT_2025, b"PK\x03\x04 definitely not a zip")
     with pytest.raises(Exception, match="corrupt or truncated zip"):
-        fetch_mod.fetch_binance_klines("TESTUSDT", interval="1h", market="spot",
-                                       start=pd.Timestamp("2025-01-01"),
-                                       end=pd.Timestamp("2025-01-02"), root=online)
+        fetch_mod.fetch_binance_klines(
+            "TESTUSDT",
+            interval="1h",
+            market="spot",
+            start=pd.Timestamp("2025-01-01"),
+            end=pd.Timestamp("2025-01-02"),
+            root=online,
+        )
 
 
 def test_futures_archive_with_header(upstream: Upstream, online: Path) -> None:
     rel = "data/futures/um/monthly/klines/TESTUSDT/1h/TESTUSDT-1h-2024-01.zip"
-    header = ("open_time,open,high,low,close,volume,close_time,quote_volume,count,"
-              "taker_buy_volume,taker_buy_quote_volume,ignore\n")
+    header = (
+        "open_time,open,high,low,close,volume,close_time,quote_volume,count,"
+        "taker_buy_volume,taker_buy_quote_volume,ignore\n"
+    )
     serve_archive(upstream, rel, zipped("x.csv", header + kline_rows(JAN_2024_MS, 4, micro=False)))
     ds = open_prices("TESTUSDT", "2024-01-01T00:00", "2024-01-01T04:00", freq="1h", venue="usdm")
     assert ds["close"].values.ravel().tolist() == [100.5, 101.5, 102.5, 103.5]
@@ -142,19 +169,30 @@ def test_futures_archive_with_header(upstream: Upstream, online: Path) -> None:
 
 def test_rest_klines_when_no_archive_yet(upstream: Upstream, online: Path) -> None:
     """A month without an archive (404) comes from /api/v3/klines, paginated by startTime."""
-    rows = [[JAN_2025_MS + i * HOUR_MS, "1", "2", "0.5", str(1 + i), "3", 0, "0", 1, "0", "0", "0"]
-            for i in range(1500)]
+    rows = [
+        [JAN_2025_MS + i * HOUR_MS, "1", "2", "0.5", str(1 + i), "3", 0, "0", 1, "0", "0", "0"]
+        for i in range(1500)
+    ]
     first, second = rows[:1000], rows[1000:]
-    upstream.serve(f"/api/v3/klines?symbol=TESTUSDT&interval=1h&startTime={JAN_2025_MS}"
-                   f"&endTime={JAN_2025_MS + 31 * 24 * HOUR_MS - 1}&limit=1000",
-                   Reply(body=json.dumps(first).encode()))
+    upstream.serve(
+        f"/api/v3/klines?symbol=TESTUSDT&interval=1h&startTime={JAN_2025_MS}"
+        f"&endTime={JAN_2025_MS + 31 * 24 * HOUR_MS - 1}&limit=1000",
+        Reply(body=json.dumps(first).encode()),
+    )
     next_start = JAN_2025_MS + 999 * HOUR_MS + 1
-    upstream.serve(f"/api/v3/klines?symbol=TESTUSDT&interval=1h&startTime={next_start}"
-                   f"&endTime={JAN_2025_MS + 31 * 24 * HOUR_MS - 1}&limit=1000",
-                   Reply(body=json.dumps(second).encode()))
-    path = fetch_mod.fetch_binance_klines("TESTUSDT", interval="1h", market="spot",
-                                          start=pd.Timestamp("2025-01-01"),
-                                          end=pd.Timestamp("2025-02-01"), root=online)
+    upstream.serve(
+        f"/api/v3/klines?symbol=TESTUSDT&interval=1h&startTime={next_start}"
+        f"&endTime={JAN_2025_MS + 31 * 24 * HOUR_MS - 1}&limit=1000",
+        Reply(body=json.dumps(second).encode()),
+    )
+    path = fetch_mod.fetch_binance_klines(
+        "TESTUSDT",
+        interval="1h",
+        market="spot",
+        start=pd.Timestamp("2025-01-01"),
+        end=pd.Timestamp("2025-02-01"),
+        root=online,
+    )
     frame = pd.read_csv(path)
     assert len(frame) == 744  # 31 days x 24 h kept from the 1500 served (window end)
     assert frame["close"].iloc[-1] == 744
@@ -162,8 +200,10 @@ def test_rest_klines_when_no_archive_yet(upstream: Upstream, online: Path) -> No
 
 def test_funding_archive(upstream: Upstream, online: Path) -> None:
     rel = "data/futures/um/monthly/fundingRate/TESTUSDT/TESTUSDT-fundingRate-2025-01.zip"
-    text = ("calc_time,funding_interval_hours,last_funding_rate\n"
-            f"{JAN_2025_MS + 3},8,0.0001\n{JAN_2025_MS + 8 * HOUR_MS + 2},8,-0.00005\n")
+    text = (
+        "calc_time,funding_interval_hours,last_funding_rate\n"
+        f"{JAN_2025_MS + 3},8,0.0001\n{JAN_2025_MS + 8 * HOUR_MS + 2},8,-0.00005\n"
+    )
     serve_archive(upstream, rel, zipped("f.csv", text))
     path = fetch_mod.fetch_funding("TESTUSDT", "2025-01-01", "2025-01-31", root=online)
     frame = pd.read_csv(path)
@@ -172,8 +212,10 @@ def test_funding_archive(upstream: Upstream, online: Path) -> None:
 
 
 def test_fred_csv(upstream: Upstream, online: Path) -> None:
-    upstream.serve("/graph/fredgraph.csv?id=DFF",
-                   Reply(body=b"observation_date,DFF\n2025-01-24,4.33\n2025-01-25,4.33\n"))
+    upstream.serve(
+        "/graph/fredgraph.csv?id=DFF",
+        Reply(body=b"observation_date,DFF\n2025-01-24,4.33\n2025-01-25,4.33\n"),
+    )
     path = fetch_mod.fetch_fred("DFF", root=online)
     assert path == online / "macro/fred/DFF.csv"
     from shocklab.data.sources.mirror import read_fred_csv
@@ -188,18 +230,26 @@ def test_fred_html_error_page_is_rejected(upstream: Upstream, online: Path) -> N
     assert not (online / "macro/fred/NOPE.csv").exists()
 
 
-def test_coinglass_key_from_env_only(upstream: Upstream, online: Path,
-                                     monkeypatch: pytest.MonkeyPatch) -> None:
+def test_coinglass_key_from_env_only(
+    upstream: Upstream, online: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delenv("COINGLASS_API_KEY", raising=False)
     with pytest.raises(FetchError, match="COINGLASS_API_KEY"):
         fetch_mod.fetch_coinglass_liquidations("BTC", root=online)
     monkeypatch.setenv("COINGLASS_API_KEY", "test-key-123")
-    payload = {"code": "0", "data": [
-        {"time": JAN_2025_MS + 26 * 86_400_000, "aggregated_long_liquidation_usd": 8.3e7,
-         "aggregated_short_liquidation_usd": 3.2e7},
-    ]}
-    upstream.serve("/api/futures/liquidation/aggregated-history",
-                   Reply(body=json.dumps(payload).encode()))
+    payload = {
+        "code": "0",
+        "data": [
+            {
+                "time": JAN_2025_MS + 26 * 86_400_000,
+                "aggregated_long_liquidation_usd": 8.3e7,
+                "aggregated_short_liquidation_usd": 3.2e7,
+            },
+        ],
+    }
+    upstream.serve(
+        "/api/futures/liquidation/aggregated-history", Reply(body=json.dumps(payload).encode())
+    )
     path = fetch_mod.fetch_coinglass_liquidations("BTC", root=online)
     frame = pd.read_csv(path)
     assert frame["time"].tolist() == ["2025-01-27T00:00:00Z"]
@@ -212,17 +262,22 @@ def test_coinglass_key_from_env_only(upstream: Upstream, online: Path,
 def test_yfinance_frame_multiindex_and_flat() -> None:
     idx = pd.DatetimeIndex(["2025-01-24", "2025-01-27"], name="Date")
     fields = ["Open", "High", "Low", "Close", "Adj Close", "Volume"]
-    values = np.array([[145.0, 146.0, 141.0, 142.59, 142.5, 2e8],
-                       [124.8, 128.4, 116.7, 118.50, 118.4, 8e8]])
-    multi = pd.DataFrame(values, index=idx,
-                         columns=pd.MultiIndex.from_product([fields, ["NVDA"]]))
+    values = np.array(
+        [[145.0, 146.0, 141.0, 142.59, 142.5, 2e8], [124.8, 128.4, 116.7, 118.50, 118.4, 8e8]]
+    )
+    multi = pd.DataFrame(values, index=idx, columns=pd.MultiIndex.from_product([fields, ["NVDA"]]))
     flat = pd.DataFrame(values, index=idx, columns=fields)
     a = yahoo.frame_from_yfinance(multi, "NVDA", intraday=False)
     b = yahoo.frame_from_yfinance(flat, "NVDA", intraday=False)
     pd.testing.assert_frame_equal(a, b)
     assert a["close"].tolist() == [142.59, 118.50]  # Close, not Adj Close
-    hourly = pd.DataFrame(values, columns=fields, index=pd.DatetimeIndex(
-        ["2025-01-27 09:30", "2025-01-27 10:30"]).tz_localize("America/New_York"))
+    hourly = pd.DataFrame(
+        values,
+        columns=fields,
+        index=pd.DatetimeIndex(["2025-01-27 09:30", "2025-01-27 10:30"]).tz_localize(
+            "America/New_York"
+        ),
+    )
     h = yahoo.frame_from_yfinance(hourly, "NVDA", intraday=True)
     assert h.index[0] == pd.Timestamp("2025-01-27T14:30")  # UTC
     with pytest.raises(Exception, match="without a time zone"):
@@ -236,8 +291,9 @@ def test_yahoo_fetch_writes_layout(monkeypatch: pytest.MonkeyPatch, online: Path
         calls.append({"ticker": ticker, **kwargs})
         idx = pd.DatetimeIndex(["2025-01-24", "2025-01-27"], name="Date")
         cols = pd.MultiIndex.from_product([["Open", "High", "Low", "Close", "Volume"], [ticker]])
-        return pd.DataFrame([[1, 2, 0.5, 1.5, 10], [1.5, 2, 1, 1.2, 11]], index=idx, columns=cols,
-                            dtype=float)
+        return pd.DataFrame(
+            [[1, 2, 0.5, 1.5, 10], [1.5, 2, 1, 1.2, 11]], index=idx, columns=cols, dtype=float
+        )
 
     import yfinance
 

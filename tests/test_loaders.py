@@ -159,8 +159,7 @@ def test_open_and_align_are_lazy() -> None:
     counter = CountingScheduler()
     with dask.config.set(scheduler=counter):
         ds = open_prices(["BTCUSDT", "ETHUSDT", "NVDA"], "2024-01-01", "2025-01-31", freq="1d")
-        panel = nyse_close_panel(["NVDA", "QQQ", "BTCUSDT", "SOLUSDT"], "2024-01-02",
-                                 "2025-01-31")
+        panel = nyse_close_panel(["NVDA", "QQQ", "BTCUSDT", "SOLUSDT"], "2024-01-02", "2025-01-31")
         hourly = hourly_panel(["BTCUSDT", "QQQ"], "2025-01-20", "2025-01-31")
         r = returns(panel)
         liq = open_liquidations(["BTC", "ETH"], "2025-01-01", "2025-01-31")
@@ -188,10 +187,16 @@ def test_eager_equals_chunked() -> None:
     # eager path: load the bars into memory first, then run the same alignment on numpy
     closes = pd.DatetimeIndex(lazy["interval_end"].values)
     eager_parts = [
-        sample_at(open_prices(["NVDA", "QQQ"], "2024-05-31", "2025-01-01", freq="1d").load(),
-                  closes, labels=pd.DatetimeIndex(lazy["time"].values)),
-        sample_at(open_prices(["BTCUSDT", "ETHUSDT"], "2024-05-30", "2025-01-01", freq="1h")
-                  .load(), closes, labels=pd.DatetimeIndex(lazy["time"].values)),
+        sample_at(
+            open_prices(["NVDA", "QQQ"], "2024-05-31", "2025-01-01", freq="1d").load(),
+            closes,
+            labels=pd.DatetimeIndex(lazy["time"].values),
+        ),
+        sample_at(
+            open_prices(["BTCUSDT", "ETHUSDT"], "2024-05-30", "2025-01-01", freq="1h").load(),
+            closes,
+            labels=pd.DatetimeIndex(lazy["time"].values),
+        ),
     ]
     eager = xr.concat(eager_parts, dim="asset")
     np.testing.assert_array_equal(eager["close"].values, threaded["close"].values)

@@ -27,8 +27,9 @@ def test_environment_yml_lists_the_runtime_set_of_pyproject() -> None:
     pip_side["distributed"] = pip_side["dask"]
     env = yaml.safe_load((ROOT / "environment.yml").read_text())
     conda_side = dict(
-        _split(d) for d in env["dependencies"] if isinstance(d, str) and d.split(">")[0] not in
-        ("python", "pip")
+        _split(d)
+        for d in env["dependencies"]
+        if isinstance(d, str) and d.split(">")[0] not in ("python", "pip")
     )
     assert conda_side == pip_side
 

@@ -229,7 +229,8 @@ def open_prices(
     bar_end = np.full((n, len(files)), np.datetime64("NaT"), dtype="datetime64[ns]")
     blocks = []
     for j, (sf, sched) in enumerate(zip(files, schedules, strict=True)):
-        own = np.isin(values, sched.labels.to_numpy())
+        own = np.zeros(n, dtype=bool)
+        own[np.searchsorted(values, sched.labels.to_numpy())] = True  # labels ⊂ values, sorted
         expected[:, j] = own
         bar_end[own, j] = sched.bar_end
         task = delayed(_read_block, pure=True)(

@@ -22,6 +22,8 @@ from typing import IO
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
 
 from shocklab.data.errors import DataFileError, DataQualityWarning
 
@@ -36,8 +38,19 @@ def _name(source: Source) -> str:
 
 
 def read_csv_checked(source: Source, **kwargs: object) -> pd.DataFrame:
-    """``pandas.read_csv`` that turns corrupt or truncated input into a :class:`DataFileError`."""
+    """Read a CSV; corrupt or truncated input becomes a :class:`DataFileError`.
+
+    Files on disk go through pyarrow's multithreaded parser first (it also decodes ISO stamps
+    and gzip); anything it rejects is re-read with pandas' C parser, which either succeeds on
+    quirky-but-valid input (ragged last line) or raises the detailed error.
+    """
     name = _name(source)
+    if isinstance(source, str | Path) and not kwargs:
+        try:
+            frame: pd.DataFrame = pacsv.read_csv(source).to_pandas(date_as_object=False)
+            return frame
+        except (pa.ArrowInvalid, OSError, EOFError, zlib.error):
+            pass  # fall through for a precise diagnosis
     try:
         return pd.read_csv(source, **kwargs)  # type: ignore[call-overload, no-any-return]
     except (EOFError, gzip.BadGzipFile, zipfile.BadZipFile, zlib.error, OSError) as exc:
@@ -59,6 +72,15 @@ def parse_utc_times(values: pd.Series, name: str, column: str = "time") -> pd.Da
 
     A stamp without a zone is a timezone slip waiting to happen and is rejected.
     """
+    if isinstance(values.dtype, pd.DatetimeTZDtype):  # decoded by pyarrow from zoned stamps
+        return pd.DatetimeIndex(values).tz_convert(None).as_unit("ns").rename("time")
+    if pd.api.types.is_datetime64_dtype(values.dtype):
+        msg = (
+            f"{name}: column '{column}' holds time stamps without a time zone (first "
+            f"{values.iloc[0]}). Intraday stamps must be UTC with 'Z' (2025-01-27T07:00:00Z) or "
+            "carry an offset; convert the file to UTC."
+        )
+        raise DataFileError(msg)
     text = values.astype("string")
     parsed = pd.to_datetime(text, utc=True, errors="coerce", format="ISO8601")
     _reject_unparsed(parsed, text, name, column)
@@ -76,6 +98,12 @@ def parse_utc_times(values: pd.Series, name: str, column: str = "time") -> pd.Da
 
 def parse_dates(values: pd.Series, name: str, column: str = "date") -> pd.DatetimeIndex:
     """Parse ``YYYY-MM-DD`` session dates into a naive midnight index."""
+    if pd.api.types.is_datetime64_dtype(values.dtype):  # decoded by pyarrow (date32)
+        index = pd.DatetimeIndex(values)
+        if (index != index.normalize()).any():
+            msg = f"{name}: column '{column}' should hold dates but has times of day."
+            raise DataFileError(msg)
+        return index.as_unit("ns").rename("time")
     text = values.astype("string")
     parsed = pd.to_datetime(text, errors="coerce", format="%Y-%m-%d")
     _reject_unparsed(parsed, text, name, column)

@@ -1,0 +1,132 @@
+"""Benchmark: 20 crypto symbols x full hourly history + all daily US equities -> NYSE-aligned panel.
+
+Reports wall time and peak RSS of (1) pyarrow's raw parse of the same files, (2) shocklab's
+lazy open + alignment + compute, (3) writing the zarr cache, (4) reopening the cached panel and
+loading it. Each stage runs in a fresh subprocess so peak RSS is its own.
+
+    python benchmarks/bench_loaders.py            # needs SHOCKLAB_DATA_DIR (nox sets it)
+
+Targets (issue 2): aligned panel <= 1.5x raw parse; cached reopen >= 10x faster than building;
+peak RSS <= 1.5 GiB.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+START, END = "2020-01-01", "2025-06-30"
+
+
+def crypto_symbols(root: Path) -> list[str]:
+    return sorted(p.name.split(".")[0] for p in (root / "crypto/binance/spot/1h").glob("*.csv*"))[
+        :20
+    ]
+
+
+def equity_symbols(root: Path) -> list[str]:
+    return sorted(p.name.split(".")[0] for p in (root / "equities/us/1d").glob("*.csv"))
+
+
+def stage_raw(root: Path) -> dict[str, float]:
+    import pyarrow.csv as pacsv
+
+    files = [
+        next((root / "crypto/binance/spot/1h").glob(f"{s}.csv*")) for s in crypto_symbols(root)
+    ]
+    files += [root / "equities/us/1d" / f"{s}.csv" for s in equity_symbols(root)]
+    t = time.perf_counter()
+    rows = sum(pacsv.read_csv(f).num_rows for f in files)
+    return {"seconds": time.perf_counter() - t, "rows": rows, "files": len(files)}
+
+
+def _panel(root: Path):
+    from shocklab.data import nyse_close_panel
+
+    return nyse_close_panel(crypto_symbols(root) + equity_symbols(root), START, END)
+
+
+def stage_build(root: Path) -> dict[str, float]:
+    import shocklab.data  # noqa: F401  (imports are not part of the measurement)
+
+    t = time.perf_counter()
+    panel = _panel(root)
+    opened = time.perf_counter() - t
+    panel = panel.compute()
+    return {
+        "seconds": time.perf_counter() - t,
+        "open_seconds": opened,
+        "shape": list(panel["close"].shape),
+    }
+
+
+def stage_cache(root: Path, cache_dir: str) -> dict[str, float]:
+    from shocklab.data import cached
+
+    _panel(root)  # warm imports and calendars outside the timer
+    t = time.perf_counter()
+    cached(_panel(root), "bench", cache_dir=cache_dir)
+    return {"seconds": time.perf_counter() - t}
+
+
+def stage_reopen(root: Path, cache_dir: str) -> dict[str, float]:
+    import dask.array  # noqa: F401  (imports are not part of the measurement)
+    import xarray as xr
+    import zarr  # noqa: F401
+
+    store = next(Path(cache_dir).glob("bench-*.zarr"))
+    t = time.perf_counter()
+    ds = xr.open_zarr(store).load()
+    return {"seconds": time.perf_counter() - t, "shape": list(ds["close"].shape)}
+
+
+def run_stage(name: str, *extra: str) -> dict[str, float]:
+    out = subprocess.run(
+        [sys.executable, __file__, "--stage", name, *extra],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    if "--stage" in sys.argv:
+        name = sys.argv[sys.argv.index("--stage") + 1]
+        root = Path(os.environ["SHOCKLAB_DATA_DIR"])
+        args = sys.argv[sys.argv.index("--stage") + 2 :]
+        result = {
+            "raw": stage_raw,
+            "build": stage_build,
+            "cache": stage_cache,
+            "reopen": stage_reopen,
+        }[name](root, *args)
+        result["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print(json.dumps(result))
+        return
+    with tempfile.TemporaryDirectory() as cache_dir:
+        raw = run_stage("raw")
+        build = run_stage("build")
+        cache = run_stage("cache", cache_dir)
+        reopen = run_stage("reopen", cache_dir)
+    print(f"files: {raw['files']}  rows: {raw['rows']:,}  panel: {build['shape']}")
+    for name, r in (
+        ("pyarrow raw parse", raw),
+        ("shocklab build (open+align+compute)", build),
+        ("build + write zarr cache", cache),
+        ("reopen cached panel", reopen),
+    ):
+        print(f"{name:38s} {r['seconds']:7.2f} s   peak RSS {r['peak_rss_mib']:7.0f} MiB")
+    print(f"lazy open only: {build['open_seconds']:.2f} s")
+    print(f"ratio build / raw parse: {build['seconds'] / raw['seconds']:.2f}x (target <= 1.5x)")
+    print(f"reopen speed-up vs build: {build['seconds'] / reopen['seconds']:.1f}x (target >= 10x)")
+
+
+if __name__ == "__main__":
+    main()
