@@ -58,6 +58,13 @@ def typecheck(session: nox.Session) -> None:
 
 
 @nox.session(default=False)
+def panel(session: nox.Session) -> None:
+    """Main job: build the NYSE-close aligned panel of the whole universe into build/panels/."""
+    _install(session)
+    session.run("shocklab", "panel", *session.posargs, env=_data_env())
+
+
+@nox.session(default=False)
 def benchmarks(session: nox.Session) -> None:
     """Run the performance measurements in benchmarks/ and print their reports."""
     _install(session)
