@@ -226,3 +226,18 @@ def test_funding_and_derivatives() -> None:
     assert early["long_usd"].sel(time="2020-12-20").isnull().all()  # zeros = no data
     oi = open_open_interest(["BTC", "ETH"], "2025-01-27", "2025-01-27")
     assert (oi["oi_usd"] > 1e9).all()
+
+
+def test_same_panel_on_a_distributed_cluster() -> None:
+    from dask.distributed import Client, LocalCluster
+
+    panel = nyse_close_panel(["NVDA", "BTCUSDT", "ETHUSDT"], "2025-01-02", "2025-01-31")
+    local = panel.compute(scheduler="threads")
+    with (
+        LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        remote = client.compute(panel).result()
+    xr.testing.assert_identical(remote, local)
