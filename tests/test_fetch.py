@@ -60,6 +60,18 @@ def online(monkeypatch: pytest.MonkeyPatch, upstream: Upstream, tmp_path: Path) 
     return root
 
 
+def fetch_spot(start: str, end: str, root: Path) -> Path:
+    """Fetch TESTUSDT spot hourly klines for ``[start, end)`` into ``root``."""
+    return fetch_mod.fetch_binance_klines(
+        "TESTUSDT",
+        interval="1h",
+        market="spot",
+        start=pd.Timestamp(start),
+        end=pd.Timestamp(end),
+        root=root,
+    )
+
+
 SPOT_2025 = "data/spot/monthly/klines/TESTUSDT/1h/TESTUSDT-1h-2025-01.zip"
 SPOT_2024 = "data/spot/monthly/klines/TESTUSDT/1h/TESTUSDT-1h-2024-12.zip"
 
@@ -85,14 +97,7 @@ def test_binance_archives_ms_and_us_into_layout(upstream: Upstream, online: Path
     assert written.read_text().splitlines()[1].startswith("2024-12-31T21:00:00Z,")
     # cached: a second request downloads nothing again
     hits = dict(upstream.hits)
-    fetch_mod.fetch_binance_klines(
-        "TESTUSDT",
-        interval="1h",
-        market="spot",
-        start=pd.Timestamp("2025-01-01"),
-        end=pd.Timestamp("2025-01-01T05:00"),
-        root=online,
-    )
+    fetch_spot("2025-01-01", "2025-01-01T05:00", online)
     assert upstream.hits[f"/{SPOT_2025}"] == hits[f"/{SPOT_2025}"] == 1
 
 
@@ -100,14 +105,7 @@ def test_checksum_mismatch_is_an_error_and_file_not_kept(upstream: Upstream, onl
     blob = zipped("TESTUSDT-1h-2025-01.csv", kline_rows(JAN_2025_MS, 5, micro=True))
     serve_archive(upstream, SPOT_2025, blob, checksum="0" * 64)
     with pytest.raises(ChecksumError, match=r"checksum mismatch.*not kept"):
-        fetch_mod.fetch_binance_klines(
-            "TESTUSDT",
-            interval="1h",
-            market="spot",
-            start=pd.Timestamp("2025-01-01"),
-            end=pd.Timestamp("2025-01-02"),
-            root=online,
-        )
+        fetch_spot("2025-01-01", "2025-01-02", online)
     assert not (online / "_downloads/binance" / SPOT_2025).exists()
     assert not (online / "crypto/binance/spot/1h/TESTUSDT.csv").exists()
 
@@ -116,14 +114,7 @@ def test_http_500_then_success_is_retried(upstream: Upstream, online: Path) -> N
     blob = zipped("TESTUSDT-1h-2025-01.csv", kline_rows(JAN_2025_MS, 5, micro=True))
     serve_archive(upstream, SPOT_2025, blob)
     upstream.serve(f"/{SPOT_2025}", Reply(status=500), Reply(body=blob))
-    path = fetch_mod.fetch_binance_klines(
-        "TESTUSDT",
-        interval="1h",
-        market="spot",
-        start=pd.Timestamp("2025-01-01"),
-        end=pd.Timestamp("2025-01-01T05:00"),
-        root=online,
-    )
+    path = fetch_spot("2025-01-01", "2025-01-01T05:00", online)
     assert upstream.hits[f"/{SPOT_2025}"] == 2
     assert len(pd.read_csv(path)) == 5
 
@@ -145,14 +136,7 @@ def test_offline_refuses_to_download(monkeypatch: pytest.MonkeyPatch, online: Pa
 def test_corrupt_zip_from_upstream(upstream: Upstream, online: Path) -> None:
     serve_archive(upstream, SPOT_2025, b"PK\x03\x04 definitely not a zip")
     with pytest.raises(Exception, match="corrupt or truncated zip"):
-        fetch_mod.fetch_binance_klines(
-            "TESTUSDT",
-            interval="1h",
-            market="spot",
-            start=pd.Timestamp("2025-01-01"),
-            end=pd.Timestamp("2025-01-02"),
-            root=online,
-        )
+        fetch_spot("2025-01-01", "2025-01-02", online)
 
 
 def test_futures_archive_with_header(upstream: Upstream, online: Path) -> None:
@@ -185,14 +169,7 @@ def test_rest_klines_when_no_archive_yet(upstream: Upstream, online: Path) -> No
         f"&endTime={JAN_2025_MS + 31 * 24 * HOUR_MS - 1}&limit=1000",
         Reply(body=json.dumps(second).encode()),
     )
-    path = fetch_mod.fetch_binance_klines(
-        "TESTUSDT",
-        interval="1h",
-        market="spot",
-        start=pd.Timestamp("2025-01-01"),
-        end=pd.Timestamp("2025-02-01"),
-        root=online,
-    )
+    path = fetch_spot("2025-01-01", "2025-02-01", online)
     frame = pd.read_csv(path)
     assert len(frame) == 744  # 31 days x 24 h kept from the 1500 served (window end)
     assert frame["close"].iloc[-1] == 744

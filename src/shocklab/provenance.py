@@ -37,26 +37,18 @@ def package_versions() -> dict[str, str]:
     return out
 
 
+def _git(cwd: Path, *args: str) -> str:
+    return subprocess.run(
+        ["git", *args], cwd=cwd, capture_output=True, text=True, check=True, timeout=10
+    ).stdout.strip()
+
+
 def git_commit(path: Path | None = None) -> str | None:
     """The commit of the working tree holding ``path`` (None outside git), '+dirty' if changed."""
     cwd = path or Path.cwd()
     try:
-        sha = subprocess.run(
-            ["git", "rev-parse", "HEAD"],
-            cwd=cwd,
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=10,
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=cwd,
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=10,
-        ).stdout.strip()
+        sha = _git(cwd, "rev-parse", "HEAD")
+        dirty = _git(cwd, "status", "--porcelain", "--untracked-files=no")
     except (OSError, subprocess.SubprocessError):
         return None
     return sha + ("+dirty" if dirty else "")
