@@ -234,6 +234,23 @@ def test_coinglass_key_from_env_only(
     sent = upstream.requests[-1][1]
     assert sent["CG-API-KEY"] == "test-key-123"
     assert "test-key-123" not in path.read_text()
+    # a later fetch merges into the file (it has no close column: not read back as bars)
+    later = {
+        "code": "0",
+        "data": [
+            {
+                "time": JAN_2025_MS + 27 * 86_400_000,
+                "aggregated_long_liquidation_usd": 3.7e7,
+                "aggregated_short_liquidation_usd": 1.8e7,
+            },
+        ],
+    }
+    upstream.serve(
+        "/api/futures/liquidation/aggregated-history", Reply(body=json.dumps(later).encode())
+    )
+    merged = pd.read_csv(fetch_mod.fetch_coinglass_liquidations("BTC", root=online))
+    assert merged["time"].tolist() == ["2025-01-27T00:00:00Z", "2025-01-28T00:00:00Z"]
+    assert merged["long_usd"].tolist() == [8.3e7, 3.7e7]
 
 
 def test_yfinance_frame_multiindex_and_flat() -> None:

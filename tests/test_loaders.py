@@ -226,6 +226,20 @@ def test_funding_and_derivatives() -> None:
     assert early["long_usd"].sel(time="2020-12-20").isnull().all()  # zeros = no data
     oi = open_open_interest(["BTC", "ETH"], "2025-01-27", "2025-01-27")
     assert (oi["oi_usd"] > 1e9).all()
+    assert open_liquidations(None, "2025-01-27", "2025-01-27")["asset"].values.tolist() == [
+        "ADA",
+        "BNB",
+        "BTC",
+        "DOGE",
+        "ETH",
+        "SOL",
+        "XRP",
+    ]
+
+
+def test_liquidation_symbol_mismatch_fails_at_open() -> None:
+    with pytest.raises(UnknownSymbolError, match=r"no rows for \['BTCUSDT'\].*base assets"):
+        open_liquidations(["BTCUSDT"], "2025-01-27", "2025-01-27")
 
 
 def test_same_panel_on_a_distributed_cluster() -> None:

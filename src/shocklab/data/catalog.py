@@ -57,8 +57,13 @@ class SeriesFile:
     @property
     def sha256(self) -> str:
         """SHA-256 of the file's bytes (cached per path, size and mtime)."""
-        stat = self.path.stat()
-        return file_sha256(self.path, stat.st_size, stat.st_mtime_ns)
+        return path_sha256(self.path)
+
+
+def path_sha256(path: Path) -> str:
+    """SHA-256 of a file's bytes, cached while its size and mtime are unchanged."""
+    stat = path.stat()
+    return file_sha256(path, stat.st_size, stat.st_mtime_ns)
 
 
 @functools.lru_cache(maxsize=4096)

@@ -26,7 +26,12 @@ from shocklab.config import data_root, offline
 from shocklab.data.catalog import Venue, crypto_dir
 from shocklab.data.errors import ChecksumError, DataFileError, FetchError
 from shocklab.data.sources import binance, coinglass, yahoo
-from shocklab.data.sources.mirror import read_bars, read_fred_csv, read_funding
+from shocklab.data.sources.mirror import (
+    parse_dates,
+    parse_utc_times,
+    read_csv_checked,
+    read_fred_csv,
+)
 
 DEFAULT_URLS = {
     "SHOCKLAB_BINANCE_DATA_URL": "https://data.binance.vision",
@@ -114,9 +119,13 @@ def _get_json(url: str, params: dict[str, Any], headers: dict[str, str] | None =
 
 
 def write_series(frame: pd.DataFrame, path: Path, *, time_col: str = "time") -> Path:
-    """Merge ``frame`` into a mirror-format CSV at ``path`` atomically (new rows win)."""
+    """Merge ``frame`` into a mirror-format CSV at ``path`` atomically (new rows win).
+
+    Works for any numeric columns (bars, funding, liquidations): the existing file is read back
+    through the same time parsing as the mirror files.
+    """
     if path.exists():
-        old = read_funding(path) if "funding_rate" in frame.columns else read_bars(path)
+        old = _read_written(path, time_col)
         old = old[[c for c in frame.columns if c in old.columns]]
         frame = pd.concat([old[~old.index.isin(frame.index)], frame]).sort_index()
     out = frame.copy()
@@ -131,6 +140,14 @@ def write_series(frame: pd.DataFrame, path: Path, *, time_col: str = "time") -> 
     out.to_csv(tmp, index=False, float_format="%.10g")
     tmp.replace(path)
     return path
+
+
+def _read_written(path: Path, time_col: str) -> pd.DataFrame:
+    raw = read_csv_checked(path)
+    parse = parse_utc_times if time_col == "time" else parse_dates
+    index = parse(raw[time_col], str(path), time_col)
+    numeric = raw.drop(columns=time_col).apply(pd.to_numeric, errors="coerce")
+    return pd.DataFrame(numeric.to_numpy(dtype="float64"), index=index, columns=numeric.columns)
 
 
 def _months(start: pd.Timestamp, end: pd.Timestamp) -> pd.PeriodIndex:
@@ -260,7 +277,7 @@ def fetch_yahoo(
     _require_online(f"{symbol} ({interval})")
     root = data_root(root)
     frame = yahoo.download_yahoo(symbol, start, end, interval)
-    folder = "macro" if symbol in yahoo.YAHOO_TICKERS and symbol != "RUT" else "equities/us"
+    folder = "macro" if symbol in yahoo.MACRO_NAMES else "equities/us"
     path = root / folder / interval / f"{symbol}.csv"
     return write_series(frame, path, time_col="date" if interval == "1d" else "time")
 

@@ -31,8 +31,13 @@ from dask.delayed import delayed
 from shocklab import __version__
 from shocklab.config import data_root, offline
 from shocklab.data.calendar import nyse_hourly_bars, nyse_schedule
-from shocklab.data.catalog import Catalog, SeriesFile, Venue, file_sha256
-from shocklab.data.errors import CoverageError, DataFileError, DataQualityWarning
+from shocklab.data.catalog import Catalog, SeriesFile, Venue, path_sha256
+from shocklab.data.errors import (
+    CoverageError,
+    DataFileError,
+    DataQualityWarning,
+    UnknownSymbolError,
+)
 from shocklab.data.sources.mirror import read_bars, read_funding, read_long_panel
 from shocklab.universe import load_universe
 
@@ -350,7 +355,7 @@ def open_funding(
             "time": labels.rename("time"),
             "asset": [s.upper() for s in symbols],
             "source_file": ("asset", [p.relative_to(root).as_posix() for p in paths]),
-            "sha256": ("asset", [_sha(p) for p in paths]),
+            "sha256": ("asset", [path_sha256(p) for p in paths]),
         },
     )
     ds.attrs.update(
@@ -359,11 +364,6 @@ def open_funding(
         )
     )
     return ds
-
-
-def _sha(path: Path) -> str:
-    stat = path.stat()
-    return file_sha256(path, stat.st_size, stat.st_mtime_ns)
 
 
 def _open_coinglass(
@@ -384,22 +384,29 @@ def _open_coinglass(
             "history with shocklab.data.fetch.fetch_coinglass (needs COINGLASS_API_KEY)."
         )
         raise DataFileError(msg)
-    wanted = [s.upper() for s in symbols] if symbols is not None else None
+    # the asset list is in the file: read the symbol column now so a wrong name fails here,
+    # not later inside a dask task
+    present = sorted(pd.read_csv(path, usecols=["symbol"])["symbol"].astype(str).unique())
+    wanted = present if symbols is None else [s.upper() for s in symbols]
+    absent = [s for s in wanted if s not in present]
+    if absent:
+        msg = (
+            f"{relpath} has no rows for {absent}; it holds {present}. Use those names "
+            "(base assets such as BTC, not pairs such as BTCUSDT)."
+        )
+        raise UnknownSymbolError(msg)
     labels = pd.date_range(start_ts.normalize(), end_ts, freq="1D", inclusive="left", name="time")
 
     def build() -> np.ndarray:
         panels = read_long_panel(
             path, time="ts_utc", symbol="symbol", values=values, symbols=wanted
         )
-        names = wanted or sorted(panels)
-        out = np.full((labels.size, len(names), len(values)), np.nan)
-        for j, name in enumerate(names):
+        out = np.full((labels.size, len(wanted), len(values)), np.nan)
+        for j, name in enumerate(wanted):
             frame = panels[name].reindex(labels)
             out[:, j, :] = frame[list(values)].to_numpy(dtype="float64")
         return out
 
-    if wanted is None:  # the asset list is in the file: read the symbol column now
-        wanted = sorted(pd.read_csv(path, usecols=["symbol"])["symbol"].astype(str).unique())
     cube = da.from_delayed(
         delayed(build, pure=True)(),
         shape=(labels.size, len(wanted), len(values)),
@@ -419,7 +426,7 @@ def _open_coinglass(
         {
             "source": "CoinGlass aggregated history (exchange subset), via the data root",
             "source_file": relpath,
-            "sha256": _sha(path),
+            "sha256": path_sha256(path),
             "frequency": "1d (UTC day starting at time)",
         }
     )

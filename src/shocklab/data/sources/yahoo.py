@@ -27,6 +27,8 @@ YAHOO_TICKERS = {  # mirror names -> Yahoo symbols for indices, futures, FX and 
     "CL": "CL=F",
     "ZN": "ZN=F",
 }
+# names the mirror files under macro/ (RUT is an index but lives with the equities)
+MACRO_NAMES = frozenset(YAHOO_TICKERS) - {"RUT"}
 
 
 def frame_from_yfinance(raw: pd.DataFrame, ticker: str, *, intraday: bool) -> pd.DataFrame:
