@@ -1,0 +1,22 @@
+"""Econometric models: numpy kernels wrapped for ``(time, asset)`` xarray panels.
+
+- :func:`event_study` -- abnormal returns, CAR/BHAR and every standard test (see
+  ``docs/methods/event_study.md``);
+- :func:`car_regression` -- cross-sectional regression of CARs on asset characteristics.
+"""
+
+from shocklab.models.event_study import (
+    ConfoundingEventWarning,
+    EventStudyResult,
+    car_regression,
+    equal_weight_index,
+    event_study,
+)
+
+__all__ = [
+    "ConfoundingEventWarning",
+    "EventStudyResult",
+    "car_regression",
+    "equal_weight_index",
+    "event_study",
+]

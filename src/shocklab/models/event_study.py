@@ -1,0 +1,727 @@
+"""Event studies on ``(time, asset)`` return panels: one call, many assets and events.
+
+:func:`event_study` fits a normal-return model for every (event, asset) *instance* on its own
+estimation window, computes abnormal returns (AR), cumulative ARs (CAR), buy-and-hold ARs
+(BHAR) and every test of ``docs/methods/event_study.md`` per event and asset group. Everything is
+keyed by **event id**, never by ticker, and windows are counted in bars of the panel's own
+calendar (NYSE sessions, UTC days or hours).
+
+Window conventions (``window=(w1, w2)``, ``estimation=L1``, ``gap=g``): day 0 is the event bar;
+the event window is bars ``w1..w2``; the estimation window is the ``L1`` bars ending ``g`` bars
+before ``w1``, i.e. bars ``w1-g-L1 .. w1-g-1``. Abnormal-return variances come from the
+estimation window only.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any, Literal, cast
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from shocklab.models import _kernels as k
+from shocklab.models._kernels import ModelName
+from shocklab.universe import Universe, load_universe
+
+NonTradingPolicy = Literal["error", "next", "previous"]
+DateLike = str | date | datetime | pd.Timestamp | np.datetime64
+EventsLike = DateLike | Mapping[str, DateLike] | pd.DataFrame
+MODELS: tuple[str, ...] = ("constant_mean", "market_adjusted", "market", "factor", "garch")
+EQUITY_CLASSES = ("stock", "etf", "index")
+
+
+class ConfoundingEventWarning(UserWarning):
+    """Two events' windows overlap for the same asset (the later one contaminates the former)."""
+
+
+@dataclass(frozen=True)
+class EventStudyResult:
+    """Frozen result of :func:`event_study`; all numbers live in :attr:`dataset`.
+
+    Dimensions: ``event`` (ids), ``asset``, ``rel`` (event-window bar, 0 = event bar), ``est``
+    (estimation bar, relative), ``horizon`` (single bars ``AR(+k)`` and windows
+    ``CAR(a,b)``), ``group`` (``all`` + asset groups), ``test``, ``param``.
+    """
+
+    dataset: xr.Dataset
+    parameters: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_dataset(self) -> xr.Dataset:
+        """The results as one ``xr.Dataset`` (netCDF-ready; parameters in ``attrs``)."""
+        return self.dataset
+
+    @classmethod
+    def from_dataset(cls, ds: xr.Dataset) -> EventStudyResult:
+        """Rebuild a result from :meth:`to_dataset` output (e.g. after a netCDF round trip)."""
+        return cls(ds, json.loads(ds.attrs.get("parameters", "{}")))
+
+    def summary(self, event: str | None = None, group: str = "all") -> pd.DataFrame:
+        """One row per horizon: CAAR, N and every test statistic and p-value."""
+        ds = self.dataset
+        ev = event if event is not None else str(ds["event"].values[0])
+        g = ds.sel(event=ev, group=group)
+        table = pd.DataFrame(
+            {"caar": g["caar"].values, "n": g["n_assets"].values},
+            index=pd.Index(ds["horizon"].values, name="horizon"),
+        )
+        for test in ds["test"].values:
+            table[f"{test}"] = g["test_statistic"].sel(test=test).values
+            table[f"{test}_p"] = g["test_p_value"].sel(test=test).values
+        return table
+
+    def _repr_html_(self) -> str:
+        p = self.parameters
+        head = (
+            f"<h4>Event study: {', '.join(map(str, self.dataset['event'].values))}</h4>"
+            f"<p>model {p.get('model')}, estimation {p.get('estimation')} bars, gap "
+            f"{p.get('gap')}, window {p.get('window')}; "
+            f"{int((self.dataset['status'] == 'ok').sum())} usable instances</p>"
+        )
+        return head + self.summary().to_html(float_format=lambda v: f"{v:.4g}")
+
+
+# ----------------------------------------------------------------------------- events
+
+
+def _event_table(events: EventsLike) -> pd.DataFrame:
+    """Normalise ``events`` to columns ``event_id, date, asset`` (asset None = every asset)."""
+    if isinstance(events, pd.DataFrame):
+        missing = {"event_id", "date"} - set(events.columns)
+        if missing:
+            msg = f"events table lacks columns {sorted(missing)}; it needs event_id, date[, asset]"
+            raise ValueError(msg)
+        table = events.loc[:, [c for c in ("event_id", "date", "asset") if c in events]].copy()
+        if "asset" not in table:
+            table["asset"] = None
+    elif isinstance(events, Mapping):
+        table = pd.DataFrame(
+            {"event_id": list(events), "date": list(events.values()), "asset": None}
+        )
+    else:
+        stamp = pd.Timestamp(events)
+        label = stamp.strftime("%Y-%m-%d") if stamp == stamp.normalize() else stamp.isoformat()
+        table = pd.DataFrame({"event_id": [label], "date": [events], "asset": [None]})
+    table["event_id"] = table["event_id"].astype(str)
+    table["asset"] = table["asset"].astype(object).where(table["asset"].notna(), None)
+    repeated = table.duplicated(subset=["event_id", "asset"])
+    if repeated.any():
+        dup = sorted(set(table.loc[repeated, "event_id"]))
+        msg = (
+            f"events {dup} list the same asset twice (or are defined twice); give each "
+            "(event_id, asset) one date"
+        )
+        raise ValueError(msg)
+    if table.empty:
+        msg = "no events given"
+        raise ValueError(msg)
+    return table
+
+
+def _utc_naive(value: DateLike) -> pd.Timestamp:
+    stamp = pd.Timestamp(value)
+    if stamp.tzinfo is not None:
+        stamp = stamp.tz_convert("UTC").tz_localize(None)
+    return stamp
+
+
+def locate_event(
+    index: pd.DatetimeIndex, when: DateLike, policy: NonTradingPolicy, event_id: str
+) -> int:
+    """Bar position of an event date on the panel's time axis, under a non-trading policy."""
+    stamp = _utc_naive(when)
+    if len(index) == 0 or stamp < index[0] or stamp > index[-1]:
+        span = f"{index[0]} .. {index[-1]}" if len(index) else "an empty axis"
+        msg = (
+            f"event {event_id!r} ({stamp}) is outside the returns' time axis ({span}); load a "
+            "panel that covers the estimation and event windows"
+        )
+        raise ValueError(msg)
+    at = int(index.searchsorted(stamp))
+    if index[at] == stamp:
+        return at
+    if policy == "next":
+        return at
+    if policy == "previous":
+        return at - 1
+    msg = (
+        f"event {event_id!r} date {stamp} ({stamp.day_name()}) is not a bar of this panel; the "
+        f"nearest bars are {index[at - 1]} and {index[at]}: pass non_trading='previous' or "
+        "'next', or pick one of them"
+    )
+    raise ValueError(msg)
+
+
+# ----------------------------------------------------------------------------- regressors
+
+
+def equal_weight_index(returns: xr.DataArray, members: Sequence[str]) -> xr.DataArray:
+    """Equal-weighted mean return of ``members`` present in ``returns`` (NaN-skipping)."""
+    present = [m for m in members if m in returns["asset"].values]
+    if not present:
+        msg = f"none of {list(members)} is in the returns panel; add them or pick another market"
+        raise ValueError(msg)
+    return returns.sel(asset=present).mean("asset", skipna=True)
+
+
+def _series(returns: xr.DataArray, name: str, universe: Universe) -> xr.DataArray:
+    """A market series by name: an asset of the panel, or a universe group (equal-weighted)."""
+    if name in returns["asset"].values:
+        return returns.sel(asset=name, drop=True)
+    if name in universe.groups:
+        return equal_weight_index(returns, universe.members(name))
+    msg = (
+        f"market or factor {name!r} is neither an asset of the returns panel nor a group of "
+        "research/universe.yaml; add it to the panel or pass market= as a DataArray"
+    )
+    raise ValueError(msg)
+
+
+def _check_axis(series: xr.DataArray, returns: xr.DataArray, dim: str, what: str) -> xr.DataArray:
+    if dim not in series.dims:
+        msg = f"{what} has dims {series.dims}; it needs the returns' time dim {dim!r}"
+        raise ValueError(msg)
+    ours, theirs = returns.indexes[dim], series.indexes[dim]
+    if not ours.equals(theirs):
+        diff = ours.symmetric_difference(theirs)
+        msg = (
+            f"{what}'s time axis does not match the returns': {len(diff)} labels differ "
+            f"(first {diff[:3].tolist()}); build both from one panel or xr.align them first"
+        )
+        raise ValueError(msg)
+    return series
+
+
+def _market_names(
+    returns: xr.DataArray, market: str | Mapping[str, str] | None, universe: Universe
+) -> list[str]:
+    """Market name per asset: one name, a mapping by asset class, or the universe defaults."""
+    assets = [str(a) for a in returns["asset"].values]
+    if isinstance(market, str):
+        return [market] * len(assets)
+    classes = (
+        [str(c) for c in returns["asset_class"].values]
+        if "asset_class" in returns.coords
+        else ["unknown"] * len(assets)
+    )
+    defaults = dict(universe.benchmarks)
+    chosen = dict(market or {})
+    names = []
+    for asset, cls in zip(assets, classes, strict=True):
+        kind = "equity" if cls in EQUITY_CLASSES else cls
+        name = chosen.get(cls, chosen.get(kind, defaults.get(kind)))
+        if name is None:
+            msg = (
+                f"no market for {asset} (asset class {cls!r}): pass market='QQQ' (or a mapping "
+                "{asset_class: name}), or set benchmarks in research/universe.yaml"
+            )
+            raise ValueError(msg)
+        names.append(name)
+    return names
+
+
+def _regressors(
+    returns: xr.DataArray,
+    model: str,
+    market: str | Mapping[str, str] | xr.DataArray | None,
+    factors: Sequence[str] | xr.DataArray | None,
+    universe: Universe,
+    dim: str,
+) -> tuple[xr.DataArray, list[str], list[str]]:
+    """Regressors ``(asset, time, factor)``, the market label per asset, and factor names."""
+    assets = [str(a) for a in returns["asset"].values]
+    if model == "constant_mean":
+        zeros = xr.zeros_like(returns).expand_dims(factor=["none"], axis=-1)
+        return zeros, [""] * len(assets), []
+    if model == "factor":
+        if factors is None:
+            msg = "model='factor' needs factors=[...] (asset or group names) or a DataArray"
+            raise ValueError(msg)
+        if isinstance(factors, xr.DataArray):
+            fx = _check_axis(factors, returns, dim, "factors")
+            if "factor" not in fx.dims:
+                fx = fx.expand_dims(factor=[str(fx.name or "factor")], axis=-1)
+        else:
+            fx = xr.concat(
+                [_series(returns, f, universe) for f in factors],
+                dim=pd.Index(list(factors), name="factor"),
+            )
+        fx = fx.transpose(dim, "factor")
+        names = [str(f) for f in fx["factor"].values]
+        return fx.expand_dims(asset=returns["asset"]), ["+".join(names)] * len(assets), names
+    if isinstance(market, xr.DataArray):
+        m = _check_axis(market, returns, dim, "market")
+        label = str(market.name or "market")
+        if "asset" not in m.dims:
+            m = m.expand_dims(asset=returns["asset"])
+        return m.expand_dims(factor=["market"], axis=-1), [label] * len(assets), ["market"]
+    names = _market_names(returns, market, universe)
+    series = {n: _series(returns, n, universe) for n in dict.fromkeys(names)}
+    cols = xr.concat([series[n] for n in names], dim=returns["asset"])
+    return cols.expand_dims(factor=["market"], axis=-1), names, ["market"]
+
+
+# ----------------------------------------------------------------------------- main call
+
+
+def _horizons(
+    window: tuple[int, int], car_windows: Sequence[tuple[int, int]]
+) -> list[tuple[int, int]]:
+    w1, w2 = window
+    out = [(t, t) for t in range(w1, w2 + 1)]
+    for a, b in car_windows:
+        if not w1 <= a <= b <= w2:
+            msg = f"CAR window ({a}, {b}) must lie inside the event window {window}"
+            raise ValueError(msg)
+        if (a, b) not in out:
+            out.append((a, b))
+    return out
+
+
+def _label(a: int, b: int) -> str:
+    return f"AR({a:+d})" if a == b else f"CAR({a:+d},{b:+d})"
+
+
+def _status(code: float, nobs: float, need: int, market: str, estimation: int) -> str:
+    c = int(code)
+    if c == k.OK:
+        return "ok"
+    if c == k.NOT_IN_EVENT:
+        return "not in event"
+    if c == k.SHORT_ESTIMATION:
+        return (
+            f"estimation window too short: {int(nobs)} of {estimation} bars with data "
+            f"(minimum {need}); asset listed recently or data missing"
+        )
+    if c == k.SINGULAR:
+        return "singular regressors in the estimation window (constant market or factor?)"
+    if c == k.NOT_CONVERGED:
+        return "GARCH estimation did not converge"
+    return f"asset is its own market ({market}); pick another market or model='constant_mean'"
+
+
+def _warn_overlaps(
+    pos: np.ndarray, events: list[str], assets: list[str], est_start: int, window: tuple[int, int]
+) -> list[str]:
+    """Warn when one event's window falls inside another's estimation or event window."""
+    pairs: dict[tuple[str, str], list[str]] = {}
+    for a, asset in enumerate(assets):
+        for i, j in ((i, j) for i in range(len(events)) for j in range(len(events)) if i != j):
+            pi, pj = pos[a, i], pos[a, j]
+            if (
+                pi >= 0
+                and pj >= 0
+                and pj + window[1] >= pi + est_start
+                and pj + window[0] <= pi + window[1]
+            ):
+                pairs.setdefault((events[j], events[i]), []).append(asset)
+    found = [
+        f"{inner}'s event window lies in {outer}'s estimation/event window for "
+        f"{len(a)} asset(s) ({', '.join(a[:3])}{', ...' if len(a) > 3 else ''})"
+        for (inner, outer), a in pairs.items()
+    ]
+    if found:
+        shown = "; ".join(found[:5]) + (f"; ... ({len(found)} in all)" if len(found) > 5 else "")
+        warnings.warn(
+            f"confounding events: {shown}. Their ARs contaminate each other's normal-return "
+            "estimates; shorten the windows or study them separately.",
+            ConfoundingEventWarning,
+            stacklevel=3,
+        )
+    return found
+
+
+def event_study(
+    returns: xr.DataArray,
+    events: EventsLike,
+    *,
+    model: ModelName = "market",
+    market: str | Mapping[str, str] | xr.DataArray | None = None,
+    factors: Sequence[str] | xr.DataArray | None = None,
+    estimation: int = 250,
+    gap: int = 10,
+    window: tuple[int, int] = (-5, 5),
+    car_windows: Sequence[tuple[int, int]] | None = None,
+    groups: Mapping[str, Sequence[str]] | None = None,
+    non_trading: NonTradingPolicy = "error",
+    min_estimation: int | None = None,
+    kind: Literal["log", "simple"] | None = None,
+    dim: str = "time",
+    universe: Universe | None = None,
+) -> EventStudyResult:
+    """Abnormal returns and every test for one or many events over a ``(time, asset)`` panel.
+
+    Parameters
+    ----------
+    returns
+        ``(time, asset)`` returns (e.g. :func:`shocklab.data.returns` of a NYSE-synchronous,
+        UTC-daily or hourly panel); numpy- or dask-backed. Windows count bars of this axis.
+    events
+        A date (one event, id = the ISO date), a mapping ``{event_id: date}``, or a table with
+        columns ``event_id, date[, asset]`` for per-asset event dates. Dates may carry a UTC
+        time for hourly panels.
+    model
+        ``constant_mean``, ``market_adjusted`` (AR = R - R_m), ``market`` (OLS alpha, beta),
+        ``factor`` (OLS on ``factors``) or ``garch`` (market model with GARCH(1,1) errors via
+        ``arch``; Savickas 2003).
+    market
+        Market per asset: an asset name of the panel or a universe group (equal-weighted
+        index), a mapping ``{asset_class: name}``, or a ``(time[, asset])`` DataArray. Default:
+        ``research/universe.yaml`` benchmarks (equities -> ``QQQ``, crypto -> the ``majors``
+        equal-weighted index).
+    factors
+        For ``model="factor"``: asset/group names (e.g. ``["QQQ", "majors"]``) or a
+        ``(time, factor)`` DataArray.
+    estimation, gap, window
+        Estimation length ``L1`` in bars, bars between estimation and event windows, and the
+        event window ``(w1, w2)`` relative to the event bar (see module docstring).
+    car_windows
+        CAR windows ``(a, b)`` tested in addition to each single bar of the event window;
+        default ``(-1, +1)``, ``(0, w2)`` and ``(w1, w2)`` (those inside the event window).
+    groups
+        ``{group: [assets]}``; default: the panel's ``group`` coordinate. ``all`` is added.
+    non_trading
+        If an event date is not a bar of the panel: ``error`` (default), ``next`` or
+        ``previous`` bar.
+    min_estimation
+        Minimum estimation bars with data; fewer gives NaN with a ``status`` reason. Default
+        ``max(30, estimation // 2)`` (capped at ``estimation``).
+    kind
+        ``log`` or ``simple`` returns (default: the ``kind`` attribute of ``returns``); used for
+        BHAR, which compounds simple returns.
+    """
+    if model not in MODELS:
+        msg = f"model must be one of {MODELS}, not {model!r}"
+        raise ValueError(msg)
+    if non_trading not in ("error", "next", "previous"):
+        msg = f"non_trading must be 'error', 'next' or 'previous', not {non_trading!r}"
+        raise ValueError(msg)
+    if set(returns.dims) != {dim, "asset"}:
+        msg = f"returns must have dims ({dim!r}, 'asset'), not {returns.dims}"
+        raise ValueError(msg)
+    kind = kind or returns.attrs.get("kind")
+    if kind not in ("log", "simple"):
+        msg = "returns carry no 'kind' attribute: pass kind='log' or kind='simple'"
+        raise ValueError(msg)
+    if estimation < 3 or gap < 0 or window[0] > window[1]:
+        msg = f"need estimation >= 3, gap >= 0 and window (w1 <= w2); got {estimation}, {gap}, {window}"
+        raise ValueError(msg)
+    universe = universe if universe is not None else load_universe()
+    need = min(estimation, max(30, estimation // 2)) if min_estimation is None else min_estimation
+    if car_windows is None:
+        car_windows = [
+            w for w in ((-1, 1), (0, window[1]), window) if window[0] <= w[0] <= w[1] <= window[1]
+        ]
+    horizons = _horizons(window, car_windows)
+    w1, w2 = window
+    evt_rel = np.arange(w1, w2 + 1)
+    est_rel = np.arange(w1 - gap - estimation, w1 - gap)
+    path = [(0, j) for j in range(len(evt_rel))]
+    idx_pairs = [(a - w1, b - w1) for a, b in horizons] + path
+
+    returns = returns.transpose(dim, "asset")
+    index = pd.DatetimeIndex(returns.indexes[dim])
+    assets = [str(a) for a in returns["asset"].values]
+    table = _event_table(events)
+    unknown = sorted(set(table["asset"].dropna()) - set(assets))
+    if unknown:
+        msg = f"events name assets not in the returns panel: {unknown}"
+        raise ValueError(msg)
+    event_ids = list(dict.fromkeys(table["event_id"]))
+    pos = np.full((len(assets), len(event_ids)), -1, dtype=np.int64)
+    nominal: dict[str, pd.Timestamp] = {}
+    for event_id, when, asset in zip(table["event_id"], table["date"], table["asset"], strict=True):
+        e = event_ids.index(str(event_id))
+        at = locate_event(index, cast(DateLike, when), non_trading, str(event_id))
+        nominal.setdefault(str(event_id), index[at])
+        if asset is None:
+            pos[:, e] = at
+        else:
+            pos[assets.index(str(asset)), e] = at
+    earliest = int(pos[pos >= 0].min())
+    if earliest + est_rel[0] < 0 and (pos[pos >= 0] + est_rel[0] < 0).all():
+        msg = (
+            f"the returns start at {index[0]}, but the estimation window needs "
+            f"{-est_rel[0]} bars before the event bar ({index[earliest]}); load earlier data "
+            "or shorten estimation="
+        )
+        raise ValueError(msg)
+    overlaps = _warn_overlaps(pos, event_ids, assets, int(est_rel[0]), window)
+
+    x, market_names, factor_names = _regressors(returns, model, market, factors, universe, dim)
+    x = x.transpose("asset", dim, "factor")
+    x = x.drop_vars([c for c in x.coords if c not in (dim, "asset", "factor")])
+    y = returns.transpose("asset", dim)
+    y = y.drop_vars([c for c in y.coords if c not in (dim, "asset")])
+    pos_da = xr.DataArray(pos, dims=("asset", "event"), coords={"asset": y["asset"]})
+    if y.chunks is not None or x.chunks is not None:
+        # time must be one chunk (the kernel gathers windows along it); assets stay split
+        y = y.chunk({dim: -1})
+        asset_chunks = y.data.chunks[0]
+        x = x.chunk({"asset": asset_chunks, dim: -1, "factor": -1})
+        pos_da = pos_da.chunk({"asset": asset_chunks})
+    n_params = {"market_adjusted": 1, "constant_mean": 1, "garch": len(k.GARCH_PARAMS)}.get(
+        model, 1 + len(factor_names)
+    )
+    core = [
+        ["event", "rel"],
+        ["event", "rel"],
+        ["event", "rel"],
+        ["event", "rel"],
+        ["event", "est"],
+        ["event", "est"],
+        ["event", "hz"],
+        ["event"],
+        ["event"],
+        ["event"],
+        ["event", "param"],
+        ["event"],
+    ]
+    outs = xr.apply_ufunc(
+        k.normal_return_kernel,
+        y,
+        x,
+        pos_da,
+        input_core_dims=[[dim], [dim, "factor"], ["event"]],
+        output_core_dims=core,
+        dask="parallelized",
+        output_dtypes=[float] * len(core),
+        dask_gufunc_kwargs={
+            "output_sizes": {
+                "rel": len(evt_rel),
+                "est": len(est_rel),
+                "hz": len(idx_pairs),
+                "param": n_params,
+            }
+        },
+        kwargs={
+            "model": model,
+            "est_rel": est_rel,
+            "evt_rel": evt_rel,
+            "horizons": idx_pairs,
+            "min_obs": need,
+        },
+    )
+
+    (ar, se, normal, observed, resid, est_sd, car_var, sigma, nobs, dof, params, code) = (
+        np.asarray(o.transpose("event", "asset", ...).values)
+        for o in xr.Dataset({str(i): o for i, o in enumerate(outs)}).compute().data_vars.values()
+    )
+    own = np.array([a == m for a, m in zip(assets, market_names, strict=True)])
+    if own.any():
+        code[:, own] = np.where(code[:, own] == k.OK, k.OWN_MARKET, code[:, own])
+    bad = code != k.OK
+    for arr in (ar, se, normal, resid, est_sd, car_var, sigma, dof):
+        arr[bad] = np.nan
+
+    n_h = len(horizons)
+    car_all = np.stack([ar[..., a : b + 1].sum(axis=-1) for a, b in idx_pairs], axis=-1)
+    car, car_path = car_all[..., :n_h], car_all[..., n_h:]
+    car_var_h, car_path_var = car_var[..., :n_h], car_var[..., n_h:]
+    simple_obs = np.expm1(observed) if kind == "log" else observed
+    simple_norm = np.expm1(normal) if kind == "log" else normal
+    bhar = np.stack(
+        [
+            np.prod(1 + simple_obs[..., a - w1 : b - w1 + 1], axis=-1)
+            - np.prod(1 + simple_norm[..., a - w1 : b - w1 + 1], axis=-1)
+            for a, b in horizons
+        ],
+        axis=-1,
+    )
+    with np.errstate(invalid="ignore", divide="ignore"):
+        asset_t = car / np.sqrt(car_var_h)
+    from scipy import stats
+
+    asset_p = 2.0 * stats.t.sf(np.abs(asset_t), dof[..., None])
+
+    group_map = _group_map(returns, groups, assets)
+    labels = [_label(a, b) for a, b in horizons]
+    g_names = list(group_map)
+    aar = np.full((len(event_ids), len(g_names), len(evt_rel)), np.nan)
+    caar_path = np.full_like(aar, np.nan)
+    n_assets = np.zeros((len(event_ids), len(g_names), n_h))
+    caar = np.full((len(event_ids), len(g_names), n_h), np.nan)
+    mean_bhar = np.full_like(caar, np.nan)
+    r_bar = np.full((len(event_ids), len(g_names)), np.nan)
+    stat = np.full((len(event_ids), len(g_names), n_h, len(k.TESTS)), np.nan)
+    pval = np.full_like(stat, np.nan)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        for e in range(len(event_ids)):
+            for gi, members in enumerate(group_map.values()):
+                sel = np.array([a in members for a in assets]) & ~bad[e]
+                n_assets[e, gi] = np.isfinite(car[e, sel]).sum(axis=0)
+                if sel.sum() == 0:
+                    continue
+                aar[e, gi] = np.nanmean(ar[e, sel], axis=0)
+                caar_path[e, gi] = np.nanmean(car_path[e, sel], axis=0)
+                caar[e, gi] = np.nanmean(car[e, sel], axis=0)
+                mean_bhar[e, gi] = np.nanmean(bhar[e, sel], axis=0)
+                if sel.sum() < 2:
+                    continue
+                r_bar[e, gi] = k.mean_pairwise_correlation(resid[e, sel])
+                res = k.cross_section_tests(
+                    ar[e, sel],
+                    se[e, sel],
+                    resid[e, sel],
+                    est_sd[e, sel],
+                    dof[e, sel],
+                    car[e, sel],
+                    car_var_h[e, sel],
+                    [(a - w1, b - w1) for a, b in horizons],
+                )
+                for ti, test in enumerate(k.TESTS):
+                    stat[e, gi, :, ti], pval[e, gi, :, ti] = res[test]
+
+    param_names = {
+        "market_adjusted": ["none"],
+        "constant_mean": ["alpha"],
+        "garch": list(k.GARCH_PARAMS),
+    }.get(model, ["alpha", *[f"beta_{f}" for f in factor_names]])
+    status = np.array(
+        [
+            [
+                _status(code[e, a], nobs[e, a], need, market_names[a], estimation)
+                for a in range(len(assets))
+            ]
+            for e in range(len(event_ids))
+        ]
+    )
+    eia = ("event", "asset")
+    asset_coords = {
+        c: returns[c] for c in returns.coords if returns[c].dims == ("asset",) and c != "asset"
+    }
+    ds = xr.Dataset(
+        {
+            "abnormal_return": ((*eia, "rel"), ar, {"description": "AR = R - E[R]"}),
+            "ar_se": ((*eia, "rel"), se, {"description": "forecast-error sd of AR"}),
+            "sar": ((*eia, "rel"), ar / se, {"description": "standardised AR"}),
+            "normal_return": ((*eia, "rel"), normal),
+            "observed_return": ((*eia, "rel"), observed),
+            "car_path": ((*eia, "rel"), car_path, {"description": "CAR from w1 to rel"}),
+            "car_path_se": ((*eia, "rel"), np.sqrt(car_path_var)),
+            "estimation_residual": ((*eia, "est"), resid),
+            "car": ((*eia, "horizon"), car, {"description": "sum of ARs over the horizon"}),
+            "car_se": ((*eia, "horizon"), np.sqrt(car_var_h)),
+            "bhar": ((*eia, "horizon"), bhar, {"description": "prod(1+R) - prod(1+E[R])"}),
+            "asset_t": ((*eia, "horizon"), asset_t),
+            "asset_p": ((*eia, "horizon"), asset_p),
+            "sigma": (eia, sigma, {"description": "residual sd, estimation window"}),
+            "n_estimation": (eia, nobs),
+            "dof": (eia, dof),
+            "status": (eia, status),
+            "params": ((*eia, "param"), params),
+            "event_time": (eia, _event_times(index, pos)),
+            "aar": (("event", "group", "rel"), aar),
+            "caar_path": (("event", "group", "rel"), caar_path),
+            "caar": (("event", "group", "horizon"), caar, {"description": "mean CAR"}),
+            "mean_bhar": (("event", "group", "horizon"), mean_bhar),
+            "n_assets": (("event", "group", "horizon"), n_assets),
+            "r_bar": (("event", "group"), r_bar, {"description": "mean residual correlation"}),
+            "test_statistic": (("event", "group", "horizon", "test"), stat),
+            "test_p_value": (("event", "group", "horizon", "test"), pval),
+        },
+        coords={
+            "event": event_ids,
+            "event_date": ("event", [nominal[e] for e in event_ids]),
+            "asset": assets,
+            "market": ("asset", market_names),
+            **asset_coords,
+            "rel": evt_rel,
+            "est": est_rel,
+            "horizon": labels,
+            "horizon_start": ("horizon", [a for a, _ in horizons]),
+            "horizon_end": ("horizon", [b for _, b in horizons]),
+            "group": g_names,
+            "test": list(k.TESTS),
+            "param": param_names,
+        },
+    )
+    parameters = {
+        "model": model,
+        "market": market if isinstance(market, str | type(None)) else "custom",
+        "factors": list(factors) if isinstance(factors, Sequence) else factors is not None,
+        "estimation": estimation,
+        "gap": gap,
+        "window": list(window),
+        "car_windows": [list(w) for w in car_windows],
+        "non_trading": non_trading,
+        "min_estimation": need,
+        "kind": kind,
+        "events": {e: str(nominal[e]) for e in event_ids},
+    }
+    from shocklab import __version__
+
+    ds.attrs = {
+        "title": "shocklab event study",
+        "parameters": json.dumps(parameters, sort_keys=True),
+        "shocklab_version": __version__,
+        "confounding_events": "; ".join(overlaps),
+        "methods": "docs/methods/event_study.md",
+    }
+    return EventStudyResult(ds, parameters)
+
+
+def _event_times(index: pd.DatetimeIndex, pos: np.ndarray) -> np.ndarray:
+    times = index.to_numpy()[np.clip(pos, 0, None)]
+    return np.where(pos >= 0, times, np.datetime64("NaT")).T
+
+
+def _group_map(
+    returns: xr.DataArray, groups: Mapping[str, Sequence[str]] | None, assets: list[str]
+) -> dict[str, set[str]]:
+    out: dict[str, set[str]] = {"all": set(assets)}
+    if groups is not None:
+        for name, members in groups.items():
+            out[str(name)] = {str(m) for m in members}
+    elif "group" in returns.coords:
+        for asset, g in zip(assets, returns["group"].values, strict=True):
+            if str(g):
+                out.setdefault(str(g), set()).add(asset)
+    return out
+
+
+def car_regression(
+    result: EventStudyResult,
+    characteristics: pd.DataFrame,
+    *,
+    horizon: str = "CAR(-1,+1)",
+    event: str | None = None,
+    cov_type: str = "HC1",
+    cov_kwds: Mapping[str, Any] | None = None,
+) -> Any:
+    """Cross-sectional OLS of CARs on asset characteristics (statsmodels, robust errors).
+
+    ``characteristics`` is indexed by asset (the same values for every event) or by an
+    ``(event, asset)`` MultiIndex; an intercept is added. ``cov_type``/``cov_kwds`` are
+    statsmodels' (``"HC1"``, ``"HC3"``, ``"HAC"`` with ``{"maxlags": L}``, ``"cluster"``...).
+    Returns the statsmodels ``RegressionResults``; unusable instances are dropped.
+    """
+    import statsmodels.api as sm
+
+    ds = result.dataset
+    if horizon not in ds["horizon"].values:
+        msg = f"unknown horizon {horizon!r}; choose from {list(ds['horizon'].values)}"
+        raise ValueError(msg)
+    car = ds["car"].sel(horizon=horizon).where(ds["status"] == "ok")
+    if event is not None:
+        car = car.sel(event=[event])
+    frame = car.to_series().dropna().rename("car").to_frame()
+    if isinstance(characteristics.index, pd.MultiIndex):
+        joined = frame.join(characteristics, how="inner")
+    else:
+        joined = frame.join(characteristics, on="asset", how="inner")
+    joined = joined.dropna()
+    exog = sm.add_constant(joined.drop(columns="car"), has_constant="add")
+    if len(joined) <= exog.shape[1]:
+        msg = (
+            f"only {len(joined)} assets have both a CAR at {horizon} and characteristics "
+            f"{list(characteristics.columns)}; need more than {exog.shape[1]}"
+        )
+        raise ValueError(msg)
+    return sm.OLS(joined["car"], exog).fit(cov_type=cov_type, cov_kwds=dict(cov_kwds or {}))

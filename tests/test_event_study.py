@@ -1,0 +1,465 @@
+"""Event-study engine: every number against an independent computation.
+
+Independent references: per-asset statsmodels OLS (alpha, beta, sigma, forecast-error variance),
+scipy (t-tests, ranks, binomial and Wilcoxon tests) and the papers' formulas written out as
+plain loops here.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+import statsmodels.api as sm
+import xarray as xr
+from scipy import stats
+
+from shocklab.models import (
+    ConfoundingEventWarning,
+    EventStudyResult,
+    car_regression,
+    event_study,
+)
+from shocklab.models import _kernels as k
+
+N_ASSETS, N_BARS, EVENT_AT = 12, 320, 290
+EST, GAP, WIN = 200, 5, (-3, 3)
+
+
+def _panel(seed: int = 7, n_assets: int = N_ASSETS, missing: bool = True) -> xr.DataArray:
+    """Market-model returns with a known event effect at bar EVENT_AT (-2 % on day 0)."""
+    rng = np.random.default_rng(seed)
+    market = rng.normal(0.0003, 0.01, N_BARS)
+    beta = rng.uniform(0.5, 1.5, n_assets)
+    sigma = rng.uniform(0.01, 0.03, n_assets)
+    common = rng.normal(0, 0.006, N_BARS)  # induces cross-correlation of residuals
+    r = (
+        0.0002
+        + market[:, None] * beta
+        + common[:, None]
+        + rng.normal(0, 1, (N_BARS, n_assets)) * sigma
+    )
+    r[EVENT_AT] -= 0.02
+    if missing:
+        r[100:104, 0] = np.nan  # a hole inside the estimation window
+    assets = [f"A{i:02d}" for i in range(n_assets)]
+    data = np.column_stack([r, market])
+    return xr.DataArray(
+        data,
+        dims=("time", "asset"),
+        coords={
+            "time": pd.bdate_range("2021-01-04", periods=N_BARS),
+            "asset": [*assets, "MKT"],
+            "group": ("asset", ["g1" if i % 2 else "g2" for i in range(n_assets)] + ["index"]),
+        },
+        attrs={"kind": "log"},
+    )
+
+
+@pytest.fixture(scope="module", params=["eager", "dask"])
+def study(request: pytest.FixtureRequest) -> tuple[xr.DataArray, EventStudyResult]:
+    panel = _panel()
+    if request.param == "dask":
+        panel = panel.chunk({"asset": 5})
+    day0 = panel["time"].values[EVENT_AT]
+    res = event_study(
+        panel,
+        {"shock": day0},
+        market="MKT",
+        estimation=EST,
+        gap=GAP,
+        window=WIN,
+        car_windows=[(-1, 1), (0, 3)],
+    )
+    return panel.compute(), res
+
+
+def _ols_reference(panel: xr.DataArray, asset: str) -> dict[str, object]:
+    """statsmodels OLS on the estimation window, predictions over the event window."""
+    y = panel.sel(asset=asset).values
+    m = panel.sel(asset="MKT").values
+    est = slice(EVENT_AT + WIN[0] - GAP - EST, EVENT_AT + WIN[0] - GAP)
+    evt = slice(EVENT_AT + WIN[0], EVENT_AT + WIN[1] + 1)
+    fit = sm.OLS(y[est], sm.add_constant(m[est]), missing="drop").fit()
+    x_evt = sm.add_constant(m[evt])
+    pred = fit.get_prediction(x_evt)
+    return {
+        "fit": fit,
+        "ar": y[evt] - pred.predicted_mean,
+        "se_obs": pred.se_obs,
+        "x_evt": x_evt,
+        "resid_full": y[est] - fit.predict(sm.add_constant(m[est])),
+    }
+
+
+def test_market_model_matches_statsmodels(study: tuple[xr.DataArray, EventStudyResult]) -> None:
+    panel, res = study
+    ds = res.dataset.sel(event="shock")
+    for asset in ("A00", "A05"):  # A00 has a 4-bar hole in its estimation window
+        ref = _ols_reference(panel, asset)
+        fit = ref["fit"]
+        got = ds.sel(asset=asset)
+        np.testing.assert_allclose(got["params"].values, fit.params, rtol=1e-9)
+        np.testing.assert_allclose(got["sigma"].values, np.sqrt(fit.scale), rtol=1e-9)
+        assert got["n_estimation"].item() == fit.nobs
+        np.testing.assert_allclose(got["abnormal_return"].values, ref["ar"], rtol=1e-9)
+        np.testing.assert_allclose(got["ar_se"].values, ref["se_obs"], rtol=1e-9)
+        # CAR variance: L sigma^2 + s' Cov(b) s, with Cov(b) from statsmodels
+        s = ref["x_evt"][2:5].sum(axis=0)  # rel -1..+1
+        var = 3 * fit.scale + s @ fit.cov_params() @ s
+        np.testing.assert_allclose(got["car_se"].sel(horizon="CAR(-1,+1)"), np.sqrt(var), rtol=1e-9)
+        np.testing.assert_allclose(
+            got["car"].sel(horizon="CAR(-1,+1)"), ref["ar"][2:5].sum(), rtol=1e-9
+        )
+    assert ds["n_estimation"].sel(asset="A00").item() == EST - 4
+    assert ds["status"].sel(asset="MKT").item().startswith("asset is its own market")
+
+
+def _cross_section(panel: xr.DataArray, assets: list[str]) -> dict[str, np.ndarray]:
+    ar, se, resid, dof = [], [], [], []
+    for a in assets:
+        ref = _ols_reference(panel, a)
+        ar.append(ref["ar"])
+        se.append(ref["se_obs"])
+        resid.append(ref["resid_full"])
+        dof.append(ref["fit"].df_resid)
+    return {"ar": np.array(ar), "se": np.array(se), "resid": np.array(resid), "dof": np.array(dof)}
+
+
+def test_parametric_tests_by_hand(study: tuple[xr.DataArray, EventStudyResult]) -> None:
+    panel, res = study
+    assets = [f"A{i:02d}" for i in range(N_ASSETS)]
+    ref = _cross_section(panel, assets)
+    tests = res.dataset["test_statistic"].sel(event="shock", group="all")
+    pvals = res.dataset["test_p_value"].sel(event="shock", group="all")
+    day0 = 3  # index of rel 0 in the event window
+    ar0, sar0 = ref["ar"][:, day0], ref["ar"][:, day0] / ref["se"][:, day0]
+
+    t = stats.ttest_1samp(ar0, 0.0)
+    assert tests.sel(horizon="AR(+0)", test="t_cross") == pytest.approx(t.statistic, rel=1e-9)
+    assert pvals.sel(horizon="AR(+0)", test="t_cross") == pytest.approx(t.pvalue, rel=1e-9)
+
+    # BMP is the one-sample t-test of the standardised ARs
+    t = stats.ttest_1samp(sar0, 0.0)
+    assert tests.sel(horizon="AR(+0)", test="bmp") == pytest.approx(t.statistic, rel=1e-9)
+    assert pvals.sel(horizon="AR(+0)", test="bmp") == pytest.approx(t.pvalue, rel=1e-9)
+
+    # Patell: sum SAR / sqrt(sum (T-2)/(T-4))
+    dof = ref["dof"]
+    z = sar0.sum() / np.sqrt(np.sum(dof / (dof - 2)))
+    assert tests.sel(horizon="AR(+0)", test="patell") == pytest.approx(z, rel=1e-9)
+
+    # Kolari-Pynnonen: r-bar from pairwise-complete residual correlations (pandas)
+    corr = pd.DataFrame(ref["resid"].T).corr().to_numpy()
+    r_bar = corr[~np.eye(len(assets), dtype=bool)].mean()
+    n = len(assets)
+    factor = np.sqrt((1 - r_bar) / (1 + (n - 1) * r_bar))
+    assert res.dataset["r_bar"].sel(event="shock", group="all") == pytest.approx(r_bar, abs=2e-3)
+    assert tests.sel(horizon="AR(+0)", test="kp_bmp") / tests.sel(
+        horizon="AR(+0)", test="bmp"
+    ) == pytest.approx(factor, rel=5e-3)
+
+    # Brown-Warner crude dependence adjustment over CAR(-1,+1)
+    aar_est = np.nanmean(ref["resid"], axis=0)
+    s_aar = aar_est.std(ddof=1)
+    caar = ref["ar"][:, 2:5].sum(axis=1).mean()
+    expected = caar / (np.sqrt(3) * s_aar)
+    assert tests.sel(horizon="CAR(-1,+1)", test="brown_warner") == pytest.approx(expected, rel=1e-9)
+    p = 2 * stats.t.sf(abs(expected), EST - 1)
+    assert pvals.sel(horizon="CAR(-1,+1)", test="brown_warner") == pytest.approx(p, rel=1e-9)
+
+
+def test_nonparametric_tests_by_hand(study: tuple[xr.DataArray, EventStudyResult]) -> None:
+    panel, res = study
+    assets = [f"A{i:02d}" for i in range(N_ASSETS)]
+    ref = _cross_section(panel, assets)
+    ds = res.dataset.sel(event="shock", group="all")
+    tests, pvals = ds["test_statistic"], ds["test_p_value"]
+    car = ref["ar"][:, 3:7].sum(axis=1)  # CAR(0,+3)
+
+    w = (car > 0).sum()
+    assert pvals.sel(horizon="CAR(+0,+3)", test="sign") == pytest.approx(
+        stats.binomtest(int(w), len(car), 0.5).pvalue, rel=1e-9
+    )
+    wil = stats.wilcoxon(car, method="approx", correction=False)
+    assert abs(tests.sel(horizon="CAR(+0,+3)", test="wilcoxon")) == pytest.approx(
+        abs(wil.zstatistic), rel=1e-9
+    )
+    assert pvals.sel(horizon="CAR(+0,+3)", test="wilcoxon") == pytest.approx(wil.pvalue, rel=1e-9)
+
+    # Generalised sign (Cowan 1992)
+    resid = ref["resid"]
+    p_hat = np.mean([np.mean(r[np.isfinite(r)] > 0) for r in resid])
+    n = len(assets)
+    z = (w - n * p_hat) / np.sqrt(n * p_hat * (1 - p_hat))
+    assert tests.sel(horizon="CAR(+0,+3)", test="generalized_sign") == pytest.approx(z, rel=1e-9)
+
+    # Corrado-Zivney rank test on standardised ARs, Cowan's multi-day form
+    sigma = np.array([np.sqrt(_ols_reference(panel, a)["fit"].scale) for a in assets])
+    u_rows = []
+    for i in range(n):
+        values = np.concatenate([resid[i] / sigma[i], ref["ar"][i] / ref["se"][i]])
+        ranks = stats.rankdata(values, nan_policy="omit")
+        u_rows.append(ranks / (np.isfinite(values).sum() + 1) - 0.5)
+    u_bar = np.nanmean(np.array(u_rows), axis=0)
+    s_u = np.sqrt(np.mean(u_bar**2))
+    expected = u_bar[EST + 3 : EST + 7].sum() / (2 * s_u)
+    assert tests.sel(horizon="CAR(+0,+3)", test="corrado") == pytest.approx(expected, rel=1e-9)
+
+    # GRANK (Kolari & Pynnonen 2011), written out
+    car_var = np.array(
+        [
+            4 * fit.scale + s @ fit.cov_params() @ s
+            for a in assets
+            for r in [_ols_reference(panel, a)]
+            for fit, s in [(r["fit"], r["x_evt"][3:7].sum(axis=0))]
+        ]
+    )
+    scar = car / np.sqrt(car_var)
+    scar_star = scar / scar.std(ddof=1)
+    u = []
+    for i in range(n):
+        g = np.append(resid[i] / sigma[i], scar_star[i])
+        ranks = stats.rankdata(g, nan_policy="omit")
+        u.append(ranks / (np.isfinite(g).sum() + 1) - 0.5)
+    u = np.array(u)
+    big_t = EST + 1
+    n_t = np.isfinite(u).sum(axis=0)
+    u_bar = np.nanmean(u, axis=0)
+    s_u = np.sqrt(np.sum(n_t / n * u_bar**2) / big_t)
+    z = u_bar[-1] / s_u
+    t = z * np.sqrt((big_t - 2) / (big_t - 1 - z**2))
+    assert tests.sel(horizon="CAR(+0,+3)", test="grank") == pytest.approx(t, rel=1e-9)
+    assert pvals.sel(horizon="CAR(+0,+3)", test="grank") == pytest.approx(
+        2 * stats.t.sf(abs(t), big_t - 2), rel=1e-9
+    )
+
+
+def test_event_effect_detected_and_groups(study: tuple[xr.DataArray, EventStudyResult]) -> None:
+    _, res = study
+    ds = res.dataset.sel(event="shock")
+    assert ds["caar"].sel(group="all", horizon="AR(+0)") == pytest.approx(-0.02, abs=0.01)
+    assert (ds["test_p_value"].sel(group="all", horizon="AR(+0)") < 0.05).all()
+    g1 = [f"A{i:02d}" for i in range(N_ASSETS) if i % 2]
+    expected = ds["car"].sel(asset=g1, horizon="CAR(-1,+1)").mean()
+    assert ds["caar"].sel(group="g1", horizon="CAR(-1,+1)") == pytest.approx(float(expected))
+    # CAAR path is the running sum of AARs (not their average)
+    np.testing.assert_allclose(
+        ds["caar_path"].sel(group="g2"), ds["aar"].sel(group="g2").cumsum("rel"), rtol=1e-12
+    )
+
+
+def test_bhar_by_hand() -> None:
+    panel = _panel(missing=False)
+    res = event_study(
+        panel,
+        {"e": panel["time"].values[EVENT_AT]},
+        market="MKT",
+        estimation=EST,
+        gap=GAP,
+        window=WIN,
+    )
+    ref = _ols_reference(panel, "A03")
+    y = panel.sel(asset="A03").values[EVENT_AT - 1 : EVENT_AT + 2]
+    normal = y - ref["ar"][2:5]
+    expected = np.prod(np.exp(y)) - np.prod(np.exp(normal))
+    got = res.dataset["bhar"].sel(event="e", asset="A03", horizon="CAR(-1,+1)")
+    assert got == pytest.approx(expected, rel=1e-9)
+
+
+def test_other_models_match_references() -> None:
+    panel = _panel(missing=False)
+    day0 = panel["time"].values[EVENT_AT]
+    y = panel.sel(asset="A02").values
+    m = panel.sel(asset="MKT").values
+    est = slice(EVENT_AT - 3 - GAP - EST, EVENT_AT - 3 - GAP)
+    kw = {"estimation": EST, "gap": GAP, "window": WIN}
+
+    res = event_study(panel, day0, model="constant_mean", **kw)
+    got = res.dataset["abnormal_return"].sel(asset="A02").squeeze()
+    np.testing.assert_allclose(got, y[EVENT_AT - 3 : EVENT_AT + 4] - y[est].mean(), rtol=1e-9)
+
+    res = event_study(panel, day0, model="market_adjusted", market="MKT", **kw)
+    ds = res.dataset.sel(asset="A02").squeeze()
+    np.testing.assert_allclose(ds["abnormal_return"], (y - m)[EVENT_AT - 3 : EVENT_AT + 4])
+    assert ds["sigma"] == pytest.approx((y - m)[est].std(ddof=1), rel=1e-9)
+
+    factors = panel.sel(asset=["MKT", "A11"]).rename(asset="factor")
+    res = event_study(panel.sel(asset=["A02", "A03"]), day0, model="factor", factors=factors, **kw)
+    fit = sm.OLS(y[est], sm.add_constant(factors.values[est])).fit()
+    np.testing.assert_allclose(res.dataset["params"].sel(asset="A02").squeeze(), fit.params)
+    assert list(res.dataset["param"].values) == ["alpha", "beta_MKT", "beta_A11"]
+
+
+def test_garch_model_standardises_by_conditional_volatility() -> None:
+    from arch import arch_model
+
+    rng = np.random.default_rng(3)
+    n = 700
+    m = rng.normal(0, 0.01, n)
+    h, e = np.empty(n), np.empty(n)
+    h[0] = 1e-4
+    for t in range(n):  # GARCH(1,1) residuals: omega 5e-6, alpha 0.1, beta 0.85
+        if t:
+            h[t] = 5e-6 + 0.1 * e[t - 1] ** 2 + 0.85 * h[t - 1]
+        e[t] = np.sqrt(h[t]) * rng.standard_normal()
+    y = 0.8 * m + e
+    panel = xr.DataArray(
+        np.column_stack([y, m]),
+        dims=("time", "asset"),
+        coords={"time": pd.date_range("2022-01-01", periods=n), "asset": ["Y", "MKT"]},
+        attrs={"kind": "log"},
+    )
+    res = event_study(
+        panel, "2023-10-01", model="garch", market="MKT", estimation=600, gap=0, window=(0, 5)
+    )
+    ds = res.dataset.sel(asset="Y").squeeze()
+    at = int(np.flatnonzero(panel["time"].values == np.datetime64("2023-10-01"))[0])
+    fit = arch_model(
+        100 * y[at - 600 : at], x=100 * m[at - 600 : at, None], mean="LS", p=1, q=1
+    ).fit(disp="off")
+    np.testing.assert_allclose(
+        ds["params"].values[:2], [fit.params.iloc[0] / 100, fit.params.iloc[1]], rtol=1e-6
+    )
+    assert ds["params"].sel(param="beta") == pytest.approx(0.8, abs=0.1)
+    ar0 = y[at] - fit.params.iloc[0] / 100 - fit.params.iloc[1] * m[at]
+    assert ds["abnormal_return"].sel(rel=0) == pytest.approx(ar0, rel=1e-6)
+    # day-0 conditional variance: omega + alpha e_{-1}^2 + beta h_{-1} from the fitted recursion
+    om, al, be = fit.params.iloc[2:5]
+    h_prev = (fit.conditional_volatility[-1]) ** 2
+    e_prev = fit.resid[-1]
+    h0 = (om + al * e_prev**2 + be * h_prev) / 1e4
+    assert ds["ar_se"].sel(rel=0) == pytest.approx(np.sqrt(h0), rel=1e-6)
+
+
+def test_many_events_keyed_by_id_not_ticker() -> None:
+    """One asset in two events: each event's numbers equal a separate single-event run."""
+    panel = _panel(missing=False)
+    t = panel["time"].values
+    kw = {"market": "MKT", "estimation": 100, "gap": 5, "window": WIN}
+    both = event_study(panel, {"first": t[150], "second": t[290]}, **kw)
+    for name, at in (("first", 150), ("second", 290)):
+        alone = event_study(panel, {name: t[at]}, **kw)
+        xr.testing.assert_allclose(
+            both.dataset["test_statistic"].sel(event=name),
+            alone.dataset["test_statistic"].sel(event=name),
+        )
+
+
+def test_per_asset_event_dates() -> None:
+    panel = _panel(missing=False)
+    t = panel["time"].values
+    table = pd.DataFrame(
+        {"event_id": ["earn", "earn"], "asset": ["A01", "A02"], "date": [t[250], t[280]]}
+    )
+    kw = {"market": "MKT", "estimation": EST, "gap": GAP, "window": WIN}
+    res = event_study(panel, table, **kw)
+    ds = res.dataset.sel(event="earn")
+    assert ds["status"].sel(asset="A03").item() == "not in event"
+    for asset, at in (("A01", 250), ("A02", 280)):
+        alone = event_study(panel.sel(asset=[asset, "MKT"]), {"x": t[at]}, **kw)
+        np.testing.assert_allclose(
+            ds["abnormal_return"].sel(asset=asset),
+            alone.dataset["abnormal_return"].sel(event="x", asset=asset),
+        )
+        assert ds["event_time"].sel(asset=asset).values == t[at]
+    assert ds["n_assets"].sel(group="all", horizon="AR(+0)") == 2
+
+
+def test_mean_pairwise_correlation_with_missing_bars() -> None:
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(6, 300)) + rng.normal(size=300)
+    full = k.mean_pairwise_correlation(x)
+    c = np.corrcoef(x)
+    assert full == pytest.approx(c[~np.eye(6, dtype=bool)].mean(), rel=1e-12)
+    x[0, :20] = np.nan
+    ref = pd.DataFrame(x.T).corr().to_numpy()
+    assert k.mean_pairwise_correlation(x) == pytest.approx(
+        ref[~np.eye(6, dtype=bool)].mean(), abs=1e-3
+    )
+
+
+def test_netcdf_round_trip_and_summary(
+    study: tuple[xr.DataArray, EventStudyResult], tmp_path: pytest.TempPathFactory
+) -> None:
+    _, res = study
+    path = tmp_path / "es.nc"  # type: ignore[operator]
+    res.to_dataset().to_netcdf(path)
+    with xr.open_dataset(path) as back:
+        again = EventStudyResult.from_dataset(back.load())
+    pd.testing.assert_frame_equal(again.summary(), res.summary())
+    assert again.parameters == res.parameters
+    table = res.summary(group="g1")
+    assert {"caar", "n", "kp_bmp", "kp_bmp_p", "grank"} <= set(table.columns)
+    assert "<table" in res._repr_html_()
+
+
+def test_car_regression_matches_statsmodels(study: tuple[xr.DataArray, EventStudyResult]) -> None:
+    _, res = study
+    assets = [f"A{i:02d}" for i in range(N_ASSETS)]
+    chars = pd.DataFrame(
+        {"size": np.arange(N_ASSETS, dtype=float) ** 0.5}, index=pd.Index(assets, name="asset")
+    )
+    fit = car_regression(res, chars, horizon="CAR(-1,+1)", cov_type="HC3")
+    car = res.dataset["car"].sel(event="shock", horizon="CAR(-1,+1)", asset=assets).values
+    ref = sm.OLS(car, sm.add_constant(chars["size"].to_numpy())).fit(cov_type="HC3")
+    np.testing.assert_allclose(fit.params, ref.params, rtol=1e-9)
+    np.testing.assert_allclose(fit.bse, ref.bse, rtol=1e-9)
+
+
+def test_bad_inputs_give_clear_errors() -> None:
+    panel = _panel(missing=False)
+    t = pd.DatetimeIndex(panel["time"].values)
+    kw = {"market": "MKT", "estimation": EST, "gap": GAP, "window": WIN}
+    saturday = t[EVENT_AT] + pd.Timedelta(days=(5 - t[EVENT_AT].day_of_week) % 7)
+    with pytest.raises(ValueError, match=r"Saturday.*non_trading='previous' or 'next'"):
+        event_study(panel, saturday, **kw)
+    nxt = event_study(panel, saturday, non_trading="next", **kw)
+    prv = event_study(panel, saturday, non_trading="previous", **kw)
+    assert nxt.dataset["event_date"].item() == saturday + pd.Timedelta(days=2)
+    assert prv.dataset["event_date"].item() == saturday - pd.Timedelta(days=1)
+    with pytest.raises(ValueError, match="outside the returns' time axis"):
+        event_study(panel, "2030-01-02", **kw)
+    with pytest.raises(ValueError, match="estimation window needs"):
+        event_study(panel, t[50], **kw)
+    shifted = panel.sel(asset="MKT").assign_coords(time=t + pd.Timedelta(hours=1))
+    with pytest.raises(ValueError, match="time axis does not match"):
+        event_study(panel, t[EVENT_AT], market=shifted, estimation=EST)
+    with pytest.raises(ValueError, match="neither an asset"):
+        event_study(panel, t[EVENT_AT], market="SPY", estimation=EST)
+    with pytest.raises(ValueError, match="model must be one of"):
+        event_study(panel, t[EVENT_AT], model="capm", **kw)  # type: ignore[arg-type]
+    dup = pd.DataFrame({"event_id": ["a", "a"], "asset": ["A01", "A01"], "date": [t[250], t[260]]})
+    with pytest.raises(ValueError, match="same asset twice"):
+        event_study(panel, dup, **kw)
+    with pytest.raises(ValueError, match="no 'kind' attribute"):
+        event_study(panel.assign_attrs(kind=None), t[EVENT_AT], **kw)
+
+
+def test_short_estimation_window_is_flagged_per_asset() -> None:
+    panel = _panel(missing=False).copy()
+    panel.loc[{"asset": "A04"}] = np.where(
+        np.arange(N_BARS) < EVENT_AT - 10, np.nan, panel.sel(asset="A04")
+    )
+    res = event_study(
+        panel, panel["time"].values[EVENT_AT], market="MKT", estimation=EST, gap=GAP, window=WIN
+    )
+    ds = res.dataset.squeeze("event")
+    assert "too short: 2 of 200 bars" in ds["status"].sel(asset="A04").item()
+    assert np.isnan(ds["car"].sel(asset="A04")).all()
+    assert ds["n_assets"].sel(group="all", horizon="AR(+0)") == N_ASSETS - 1
+
+
+def test_overlapping_events_warn() -> None:
+    panel = _panel(missing=False)
+    t = panel["time"].values
+    with pytest.warns(ConfoundingEventWarning, match="a's event window lies in b's"):
+        res = event_study(
+            panel, {"a": t[250], "b": t[290]}, market="MKT", estimation=EST, gap=GAP, window=WIN
+        )
+    assert "for 13 asset(s)" in res.dataset.attrs["confounding_events"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        event_study(panel, {"a": t[250]}, market="MKT", estimation=EST, gap=GAP, window=WIN)
