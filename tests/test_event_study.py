@@ -463,3 +463,62 @@ def test_overlapping_events_warn() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         event_study(panel, {"a": t[250]}, market="MKT", estimation=EST, gap=GAP, window=WIN)
+
+
+def test_plots_draw_bands_and_table(study: tuple[xr.DataArray, EventStudyResult]) -> None:
+    import matplotlib as mpl
+
+    mpl.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from shocklab.plots import plot_car_paths, plot_test_table
+
+    _, res = study
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(9, 8))
+    ax = plot_car_paths(res, assets=["A01"], groups=["all", "g1"], ax=top)
+    assert ax is top
+    assert len(ax.lines) == 3 + 2  # three paths plus the two reference lines
+    band = ax.collections[0].get_paths()[0].vertices[:, 1]
+    path = res.dataset["car_path"].sel(event="shock", asset="A01").values * 100
+    se = res.dataset["car_path_se"].sel(event="shock", asset="A01").values * 100
+    assert band.max() == pytest.approx((path + 1.959964 * se).max(), rel=1e-5)
+    plot_test_table(res, group="g1", horizons=["AR(+0)", "CAR(-1,+1)"], ax=bottom)
+    texts = [c.get_text().get_text() for c in bottom.tables[0].get_celld().values()]
+    assert "kp_bmp" in texts
+    assert "AR(+0)" in texts
+    plt.close(fig)
+
+
+@pytest.mark.slow
+def test_monte_carlo_size_under_cross_correlation() -> None:
+    """Under H0 with a shared event date and r = 0.3, BMP over-rejects and KP/BW do not."""
+    from shocklab.models.simulate import simulate_market_model_panel
+
+    sizes = {}
+    for rho in (0.0, 0.3):
+        panel = simulate_market_model_panel(200, 30, 280, rho=rho, seed=11)
+        res = event_study(
+            panel,
+            {"h0": panel["time"].values[-6]},
+            market="MKT",
+            estimation=250,
+            gap=0,
+            window=(-5, 5),
+        )
+        p = res.dataset["test_p_value"].sel(event="h0", horizon="AR(+0)").drop_sel(group="all")
+        sizes[rho] = (p < 0.05).mean("group").to_series()
+    iid, corr = sizes[0.0], sizes[0.3]
+    assert ((iid > 0.015) & (iid < 0.095)).all(), iid.to_dict()
+    for test in ("kp_bmp", "kp_patell", "brown_warner", "grank", "corrado"):
+        assert corr[test] < 0.10, (test, corr[test])
+    for test in ("bmp", "patell", "t_cross"):
+        assert corr[test] > 0.25, (test, corr[test])
+
+
+def test_fast_ranks_equal_scipy_with_and_without_ties() -> None:
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(40, 30))
+    x[3, 5] = np.nan
+    np.testing.assert_array_equal(k.ranks(x), stats.rankdata(x, axis=1, nan_policy="omit"))
+    x[7, :4] = 0.0  # stale prices: tied returns
+    np.testing.assert_array_equal(k.ranks(x), stats.rankdata(x, axis=1, nan_policy="omit"))

@@ -320,6 +320,21 @@ def kp_factor(r_bar: float, n: np.ndarray) -> np.ndarray:
         return np.where(denom > 0, np.sqrt((1.0 - r_bar) / denom), np.nan)
 
 
+def ranks(x: np.ndarray) -> np.ndarray:
+    """Ranks along the last axis (1 = smallest; NaN stays NaN; ties get their average rank).
+
+    Without ties a double argsort is exact and much faster than ``scipy.stats.rankdata``, which
+    is used whenever a tie is present (stale prices give identical returns).
+    """
+    order = np.argsort(x, axis=-1)  # NaN sorts last
+    sorted_x = np.take_along_axis(x, order, axis=-1)
+    if np.any(sorted_x[..., 1:] == sorted_x[..., :-1]):
+        return np.asarray(stats.rankdata(x, axis=-1, nan_policy="omit"), dtype=float)
+    out = np.empty(x.shape)
+    np.put_along_axis(out, order, np.arange(1, x.shape[-1] + 1, dtype=float), axis=-1)
+    return np.where(np.isnan(x), np.nan, out)
+
+
 def _two_sided_t(stat: np.ndarray, df: np.ndarray | float) -> np.ndarray:
     return np.asarray(2.0 * stats.t.sf(np.abs(stat), df), dtype=float)
 
@@ -414,9 +429,8 @@ def _corrado(
     is ``sum_{t in window} Ubar_t / (sqrt(L) S_U)`` ~ N(0, 1).
     """
     both = np.concatenate([sar_est, sar_evt], axis=1)
-    ranks = stats.rankdata(both, axis=1, nan_policy="omit")
     m_i = np.isfinite(both).sum(axis=1, keepdims=True)
-    u = ranks / (m_i + 1.0) - 0.5
+    u = ranks(both) / (m_i + 1.0) - 0.5
     u_bar = np.nanmean(u, axis=0)
     s_u = np.sqrt(np.nanmean(u_bar**2))
     u_evt = u_bar[sar_est.shape[1] :]
@@ -433,26 +447,25 @@ def _grank(sar_est: np.ndarray, scar: np.ndarray) -> tuple[np.ndarray, np.ndarra
     """
     n_h = scar.shape[1]
     valid_est = np.isfinite(sar_est)
-    est_rank = stats.rankdata(sar_est, axis=1, nan_policy="omit")
-    m_i = valid_est.sum(axis=1).astype(float)
+    rank_filled = np.where(valid_est, ranks(sar_est), 0.0)
+    weight = 1.0 / (valid_est.sum(axis=1) + 2.0)  # 1 / (T_i + 1), T_i = M_i + 1
     big_t = sar_est.shape[1] + 1
     stat = np.full(n_h, np.nan)
     for h in range(n_h):
         v_ok = np.isfinite(scar[:, h])
-        if v_ok.sum() < 3:
+        n_tot = int(v_ok.sum())
+        if n_tot < 3:
             continue
-        v = scar[v_ok, h] / np.nanstd(scar[v_ok, h], ddof=1)
-        est, ranks, valid = sar_est[v_ok], est_rank[v_ok], valid_est[v_ok]
-        t_i = m_i[v_ok] + 1.0
-        below = np.where(valid, est < v[:, None], False)
-        rank0 = 1.0 + below.sum(axis=1)
+        v = scar[:, h] / np.nanstd(scar[:, h], ddof=1)  # NaN rows compare False below
+        w = np.where(v_ok, weight, 0.0)
+        rank0 = 1.0 + (sar_est < v[:, None]).sum(axis=1)
+        u0 = (rank0[v_ok] * weight[v_ok] - 0.5).mean()
         # an estimation bar's rank rises by one when the event value lies below it
-        rank_est = ranks + (valid & (v[:, None] < est))
-        u_est = np.where(valid, rank_est / (t_i[:, None] + 1.0) - 0.5, np.nan)
-        u0 = rank0 / (t_i + 1.0) - 0.5
-        n_tot = len(v)
-        n_t = np.append(valid.sum(axis=0), n_tot).astype(float)
-        u_bar = np.append(np.nanmean(u_est, axis=0), u0.mean())
+        n_t = v_ok.astype(float) @ valid_est
+        sum_u = w @ rank_filled + w @ (v[:, None] < sar_est) - 0.5 * n_t
+        with np.errstate(invalid="ignore", divide="ignore"):
+            u_bar = np.append(sum_u / n_t, u0)
+        n_t = np.append(n_t, n_tot)
         keep = n_t > 0
         s_u = np.sqrt(np.sum((n_t[keep] / n_tot) * u_bar[keep] ** 2) / big_t)
         stat[h] = u_bar[-1] / s_u

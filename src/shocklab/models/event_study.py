@@ -261,8 +261,10 @@ def _regressors(
             m = m.expand_dims(asset=returns["asset"])
         return m.expand_dims(factor=["market"], axis=-1), [label] * len(assets), ["market"]
     names = _market_names(returns, market, universe)
-    series = {n: _series(returns, n, universe) for n in dict.fromkeys(names)}
-    cols = xr.concat([series[n] for n in names], dim=returns["asset"])
+    distinct = list(dict.fromkeys(names))
+    stack = xr.concat([_series(returns, n, universe) for n in distinct], dim="market_series")
+    which = xr.DataArray([distinct.index(n) for n in names], dims="asset")
+    cols = stack.isel(market_series=which).assign_coords(asset=returns["asset"])
     return cols.expand_dims(factor=["market"], axis=-1), names, ["market"]
 
 
@@ -309,17 +311,17 @@ def _warn_overlaps(
     pos: np.ndarray, events: list[str], assets: list[str], est_start: int, window: tuple[int, int]
 ) -> list[str]:
     """Warn when one event's window falls inside another's estimation or event window."""
+    pi, pj = pos[:, :, None], pos[:, None, :]  # (asset, outer event i, inner event j)
+    hit = (
+        (pi >= 0)
+        & (pj >= 0)
+        & (pj + window[1] >= pi + est_start)
+        & (pj + window[0] <= pi + window[1])
+    )
+    hit &= ~np.eye(len(events), dtype=bool)[None]
     pairs: dict[tuple[str, str], list[str]] = {}
-    for a, asset in enumerate(assets):
-        for i, j in ((i, j) for i in range(len(events)) for j in range(len(events)) if i != j):
-            pi, pj = pos[a, i], pos[a, j]
-            if (
-                pi >= 0
-                and pj >= 0
-                and pj + window[1] >= pi + est_start
-                and pj + window[0] <= pi + window[1]
-            ):
-                pairs.setdefault((events[j], events[i]), []).append(asset)
+    for a, i, j in zip(*np.nonzero(hit), strict=True):
+        pairs.setdefault((events[j], events[i]), []).append(assets[a])
     found = [
         f"{inner}'s event window lies in {outer}'s estimation/event window for "
         f"{len(a)} asset(s) ({', '.join(a[:3])}{', ...' if len(a) > 3 else ''})"
@@ -623,6 +625,10 @@ def event_study(
             "mean_bhar": (("event", "group", "horizon"), mean_bhar),
             "n_assets": (("event", "group", "horizon"), n_assets),
             "r_bar": (("event", "group"), r_bar, {"description": "mean residual correlation"}),
+            "in_group": (
+                ("group", "asset"),
+                np.array([[a in members for a in assets] for members in group_map.values()]),
+            ),
             "test_statistic": (("event", "group", "horizon", "test"), stat),
             "test_p_value": (("event", "group", "horizon", "test"), pval),
         },

@@ -1,0 +1,119 @@
+"""Event-study figures: CAR paths with confidence bands, and the table of test statistics."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+from scipy import stats
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
+    from shocklab.models.event_study import EventStudyResult
+
+
+def _axes(ax: Axes | None) -> Axes:
+    if ax is not None:
+        return ax
+    import matplotlib.pyplot as plt
+
+    return plt.subplots(figsize=(8, 4.5), layout="constrained")[1]
+
+
+def plot_car_paths(
+    result: EventStudyResult,
+    event: str | None = None,
+    *,
+    assets: Sequence[str] = (),
+    groups: Sequence[str] = ("all",),
+    level: float = 0.95,
+    ax: Axes | None = None,
+) -> Axes:
+    """CAR from the window start to each event bar, in percent, with ``level`` bands.
+
+    Asset bands: ``CAR +/- z * se(CAR)`` (forecast-error variance from the estimation window).
+    Group bands: ``CAAR +/- t_{N-1} * sd_cross(CAR) / sqrt(N)`` (cross-sectional, as the
+    ``t_cross`` test).
+    """
+    ds = result.dataset
+    ev = event if event is not None else str(ds["event"].values[0])
+    d = ds.sel(event=ev)
+    ax = _axes(ax)
+    rel = d["rel"].values
+    z = stats.norm.ppf(0.5 + level / 2)
+    for asset in assets:
+        path = d["car_path"].sel(asset=asset).values * 100
+        se = d["car_path_se"].sel(asset=asset).values * 100
+        (line,) = ax.plot(rel, path, marker=".", label=asset)
+        ax.fill_between(rel, path - z * se, path + z * se, color=line.get_color(), alpha=0.15)
+    ok = d["status"] == "ok"
+    for group in groups:
+        caar = d["caar_path"].sel(group=group).values * 100
+        members = _members(result, group)
+        cars = d["car_path"].where(ok).sel(asset=members).values * 100
+        n = np.isfinite(cars).sum(axis=0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            half = (
+                stats.t.ppf(0.5 + level / 2, np.maximum(n - 1, 1))
+                * np.nanstd(cars, axis=0, ddof=1)
+                / np.sqrt(n)
+            )
+        (line,) = ax.plot(rel, caar, lw=2.2, label=f"CAAR {group} (N={int(n.max(initial=0))})")
+        ax.fill_between(rel, caar - half, caar + half, color=line.get_color(), alpha=0.15)
+    ax.axvline(0, color="0.3", lw=0.8, ls="--")
+    ax.axhline(0, color="0.3", lw=0.8)
+    ax.set_xlabel("bars relative to the event (0 = event bar)")
+    ax.set_ylabel("cumulative abnormal return (%)")
+    ax.set_title(f"{ev}: CAR paths, {level:.0%} bands ({result.parameters.get('model')} model)")
+    ax.legend(fontsize="small", ncol=2)
+    return ax
+
+
+def _members(result: EventStudyResult, group: str) -> list[str]:
+    member = result.dataset["in_group"].sel(group=group)
+    return [str(a) for a in member["asset"].values[member.values]]
+
+
+def plot_test_table(
+    result: EventStudyResult,
+    event: str | None = None,
+    *,
+    group: str = "all",
+    horizons: Sequence[str] | None = None,
+    ax: Axes | None = None,
+) -> Axes:
+    """A figure table: CAAR and each test's statistic (p-value) per horizon; p < 0.05 shaded."""
+    table = result.summary(event, group)
+    if horizons is not None:
+        table = table.loc[list(horizons)]
+    tests = [c for c in table.columns if c not in ("caar", "n") and not c.endswith("_p")]
+    stat = table[tests].to_numpy(dtype=float)
+    pval = table[[t + "_p" for t in tests]].to_numpy(dtype=float)
+    caar = table["caar"].to_numpy(dtype=float)
+    count = table["n"].to_numpy(dtype=float)
+    cells = [
+        [f"{caar[i] * 100:.2f}%", f"{count[i]:.0f}"]
+        + [f"{stat[i, j]:.2f} ({pval[i, j]:.3f})" for j in range(len(tests))]
+        for i in range(len(table))
+    ]
+    colours = [
+        ["white", "white"] + ["#f4c7c3" if p < 0.05 else "white" for p in pval[i]]
+        for i in range(len(table))
+    ]
+    ax = ax if ax is not None else _axes(None)
+    ax.set_axis_off()
+    tab = ax.table(
+        cellText=cells,
+        cellColours=colours,
+        rowLabels=list(table.index),
+        colLabels=["CAAR", "N", *tests],
+        loc="center",
+    )
+    tab.auto_set_font_size(False)
+    tab.set_fontsize(7)
+    tab.scale(1.0, 1.3)
+    ev = event if event is not None else str(result.dataset["event"].values[0])
+    ax.set_title(f"{ev}, group {group}: statistic (p-value); shaded p < 0.05", fontsize=9)
+    return ax
