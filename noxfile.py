@@ -1,7 +1,8 @@
-"""nox sessions for shocklab: tests, lint, typecheck, benchmarks.
+"""nox sessions for shocklab: tests, lint, typecheck, notebooks, report, lab, benchmarks.
 
-``nox`` alone runs the default sessions (tests, lint, typecheck); ``nox -s benchmarks`` runs the
-performance measurements on demand. Every session finds the offline market-data mirror at
+``nox`` alone runs the default sessions (tests, lint, typecheck, notebooks); ``nox -s report``
+is the main job (the flagship analysis and its HTML report); ``nox -s lab`` opens JupyterLab on
+the notebooks; ``nox -s benchmarks`` runs the performance measurements on demand. Every session finds the offline market-data mirror at
 ``../shared/market-data`` when it exists (or wherever ``SHOCKLAB_DATA_DIR`` already points).
 """
 
@@ -55,6 +56,28 @@ def typecheck(session: nox.Session) -> None:
     """Type-check the package with strict mypy."""
     _install(session, "typecheck")
     session.run("mypy")
+
+
+@nox.session(default=False)
+def report(session: nox.Session) -> None:
+    """Main job: regenerate the flagship analysis and its HTML report (build/runs/<event>/)."""
+    _install(session)
+    event = session.posargs[0] if session.posargs else "deepseek-2025-01-27"
+    session.run("shocklab", "run", "--event", event, env=_data_env())
+
+
+@nox.session(default=True)
+def notebooks(session: nox.Session) -> None:
+    """Execute every notebook for the flagship event with papermill (fails on any cell error)."""
+    _install(session)
+    session.run("shocklab", "run", "--event", "deepseek-2025-01-27", env=_data_env())
+
+
+@nox.session(default=False)
+def lab(session: nox.Session) -> None:
+    """JupyterLab on notebooks/ (jupytext opens the .py notebooks as notebooks)."""
+    _install(session)
+    session.run("jupyter", "lab", "notebooks", *session.posargs, env=_data_env())
 
 
 @nox.session(default=False)

@@ -1,10 +1,16 @@
 """``shocklab`` command line.
 
-``shocklab panel`` builds aligned panels for a set of assets and writes them, with a coverage
-table and a provenance record, under ``build/panels/<name>/``::
+``shocklab run`` regenerates the whole analysis of one event (a registry id or any ISO date)
+into ``build/runs/<event id>/`` (executed notebooks, figures, results, summary.json,
+report.html); ``shocklab batch`` does it for many events on a shared dask cluster and writes
+``build/runs/index.html``; ``shocklab panel`` builds aligned panels under
+``build/panels/<name>/``::
 
-    shocklab panel --start 2024-01-02 --end 2025-02-28                # whole universe, NYSE close
-    shocklab panel --symbols NVDA QQQ BTCUSDT --calendar hourly --start 2025-01-20 --end 2025-02-03
+    shocklab run --event deepseek-2025-01-27
+    shocklab run --event 2024-04-15                          # any date, ad hoc
+    shocklab batch --workers 2                                # every event in research/events.yaml
+    shocklab batch --events terra-2022-05-09 2024-04-15 --scheduler tcp://10.0.0.5:8786
+    shocklab panel --start 2024-01-02 --end 2025-02-28        # whole universe, NYSE close
 """
 
 from __future__ import annotations
@@ -17,13 +23,13 @@ import warnings
 from collections.abc import Sequence
 
 import pandas as pd
-import xarray as xr
 
 from shocklab.config import build_root, data_root
 from shocklab.data import DataQualityWarning, ShocklabDataError, cached
 from shocklab.data.align import hourly_panel, nyse_close_panel, returns
 from shocklab.data.catalog import Catalog
 from shocklab.provenance import provenance
+from shocklab.study import coverage_table
 from shocklab.universe import load_universe
 
 _NAME = re.compile(r"^[A-Za-z0-9_.-]{1,80}$")
@@ -37,27 +43,6 @@ def _available(symbols: Sequence[str], calendar: str) -> tuple[list[str], list[s
         found = catalog.locate(s, "1h") or (calendar == "nyse" and catalog.locate(s, "1d"))
         (keep if found else skipped).append(s)
     return keep, skipped
-
-
-def coverage_table(panel: xr.Dataset) -> pd.DataFrame:
-    """Per asset: first and last valid sample, samples, missing samples and missing source bars."""
-    close = panel["close"].load()
-    rows = []
-    for asset in panel["asset"].values:
-        series = close.sel(asset=asset).to_series()
-        valid = series.dropna()
-        rows.append(
-            {
-                "asset": str(asset),
-                "group": str(panel["group"].sel(asset=asset).values),
-                "first": valid.index.min(),
-                "last": valid.index.max(),
-                "samples": int(series.size),
-                "missing_samples": int(series.isna().sum()),
-                "missing_source_bars": int(panel["n_missing"].sel(asset=asset).sum()),
-            }
-        )
-    return pd.DataFrame(rows).set_index("asset")
 
 
 def cmd_panel(args: argparse.Namespace) -> int:
@@ -109,6 +94,28 @@ def cmd_panel(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_run(args: argparse.Namespace) -> int:
+    from shocklab.runner import run_event
+
+    record = run_event(args.event, data_dir=args.data_dir, scheduler=args.scheduler)
+    print(f"{record.event_id}: {record.status} in {record.seconds:.1f} s -> {record.output}")
+    if record.error:
+        print(f"error: {record.error}", file=sys.stderr)
+    print(f"report: {record.output}/report.html")
+    return 0 if record.status == "ok" else 1
+
+
+def cmd_batch(args: argparse.Namespace) -> int:
+    from shocklab.runner import records_json, run_batch
+
+    records = run_batch(
+        args.events, workers=args.workers, scheduler=args.scheduler, data_dir=args.data_dir
+    )
+    print(records_json(records))
+    print(f"index: {build_root().resolve() / 'runs' / 'index.html'}")
+    return 0 if all(r.status == "ok" for r in records) else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="shocklab", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -125,6 +132,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     panel.add_argument("--name", default="flagship", help="output folder under build/panels")
     panel.set_defaults(func=cmd_panel)
+
+    run = sub.add_parser("run", help="regenerate the full analysis of one event")
+    run.add_argument("--event", required=True, help="registry id or ISO date (YYYY-MM-DD)")
+    run.add_argument("--data-dir", default=None, help="market-data root (default: env/cache)")
+    run.add_argument("--scheduler", default="", help="dask.distributed scheduler address")
+    run.set_defaults(func=cmd_run)
+
+    batch = sub.add_parser("batch", help="run many events; failures are recorded, not fatal")
+    batch.add_argument("--events", nargs="+", help="ids or dates (default: the registry)")
+    batch.add_argument("--workers", type=int, default=2, help="events run in parallel")
+    batch.add_argument("--scheduler", default="", help="shared scheduler (default: LocalCluster)")
+    batch.add_argument("--data-dir", default=None, help="market-data root (default: env/cache)")
+    batch.set_defaults(func=cmd_batch)
     return parser
 
 

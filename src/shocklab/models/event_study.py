@@ -595,8 +595,11 @@ def event_study(
         ]
     )
     eia = ("event", "asset")
+    # the asset's primary group is kept as ``asset_group`` ("group" is the results' group dim)
     asset_coords = {
-        c: returns[c] for c in returns.coords if returns[c].dims == ("asset",) and c != "asset"
+        ("asset_group" if c == "group" else str(c)): ("asset", returns[c].values)
+        for c in returns.coords
+        if returns[c].dims == ("asset",) and c != "asset"
     }
     ds = xr.Dataset(
         {

@@ -4,6 +4,6 @@ Plots never compute statistics beyond what the result holds (the confidence band
 result's standard errors).
 """
 
-from shocklab.plots.event_study import plot_car_paths, plot_test_table
+from shocklab.plots.event_study import plot_car_paths, plot_price_paths, plot_test_table
 
-__all__ = ["plot_car_paths", "plot_test_table"]
+__all__ = ["plot_car_paths", "plot_price_paths", "plot_test_table"]

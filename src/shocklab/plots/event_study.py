@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
+import pandas as pd
 from scipy import stats
 
 if TYPE_CHECKING:
@@ -116,4 +117,28 @@ def plot_test_table(
     tab.scale(1.0, 1.3)
     ev = event if event is not None else str(result.dataset["event"].values[0])
     ax.set_title(f"{ev}, group {group}: statistic (p-value); shaded p < 0.05", fontsize=9)
+    return ax
+
+
+def plot_price_paths(
+    prices: pd.DataFrame,
+    groups: dict[str, str] | None = None,
+    *,
+    title: str = "",
+    ax: Axes | None = None,
+) -> Axes:
+    """Rebased prices (100 = the bar before the event), one line per group mean or per asset.
+
+    ``prices`` is :func:`shocklab.study.normalised_prices` output; ``groups`` maps asset ->
+    group (then each line is a group's mean rebased price).
+    """
+    ax = _axes(ax)
+    frame = prices.T.groupby(pd.Series(groups)).mean().T if groups else prices
+    for name in frame.columns:
+        ax.plot(frame.index, frame[name], marker=".", label=str(name))
+    ax.axhline(100, color="0.3", lw=0.8)
+    ax.set_ylabel("price, 100 = bar before the event")
+    ax.set_title(title)
+    ax.legend(fontsize="small", ncol=3)
+    ax.figure.autofmt_xdate()
     return ax

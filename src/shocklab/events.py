@@ -1,0 +1,169 @@
+"""Event registry (``research/events.yaml``) and ad-hoc events, validated with pydantic.
+
+:func:`resolve_event` turns what a user types (a registry id such as ``deepseek-2025-01-27``
+or any ISO date such as ``2024-08-05``) into an :class:`EventSpec` with windows, groups and
+hourly assets, so that every notebook and the runner see the same parameters.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from shocklab.universe import research_dir
+
+EVENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$")
+ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+class Windows(BaseModel):
+    """Window lengths in bars: daily (NYSE sessions) and hourly (UTC hours)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    estimation: int = Field(default=250, ge=20)
+    gap: int = Field(default=10, ge=0)
+    event: tuple[int, int] = (-5, 5)
+    hourly_estimation: int = Field(default=500, ge=20)
+    hourly_gap: int = Field(default=24, ge=0)
+    hourly_event: tuple[int, int] = (-6, 23)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Windows:
+        for name in ("event", "hourly_event"):
+            lo, hi = getattr(self, name)
+            if lo > 0 or hi < 0:
+                msg = f"{name} window {lo, hi} must contain bar 0 (w1 <= 0 <= w2)"
+                raise ValueError(msg)
+        return self
+
+
+class EventSpec(BaseModel):
+    """One event: id, day 0, optional UTC time of the hourly day 0, text and windows."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    id: str
+    date: dt.date
+    time_utc: dt.time = dt.time(0, 0)
+    label: str = ""
+    description: str = ""
+    groups: tuple[str, ...] = ()
+    hourly_assets: tuple[str, ...] = ()
+    windows: Windows = Windows()
+    adhoc: bool = False
+
+    @field_validator("id")
+    @classmethod
+    def _safe_id(cls, value: str) -> str:
+        return check_event_id(value)
+
+    @property
+    def hourly_start(self) -> dt.datetime:
+        """Hourly day 0 (UTC)."""
+        return dt.datetime.combine(self.date, self.time_utc, tzinfo=dt.UTC)
+
+
+class Registry(BaseModel):
+    """The parsed ``events.yaml``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    defaults: dict[str, Any] = Field(default_factory=dict)
+    events: dict[str, dict[str, Any]]
+
+
+def check_event_id(value: str) -> str:
+    """An event id is a folder name: letters, digits, '.', '_', '-' (no paths, no '..')."""
+    if not EVENT_ID.match(value) or ".." in value:
+        msg = (
+            f"event id {value!r} may hold only letters, digits, '.', '_' and '-' (it names the "
+            "folder build/runs/<id>); pick a plain name such as 'deepseek-2025-01-27'"
+        )
+        raise ValueError(msg)
+    return value
+
+
+def registry_path(path: str | os.PathLike[str] | None = None) -> Path | None:
+    """``path``, else ``research/events.yaml`` (found like the universe file)."""
+    if path is not None:
+        return Path(path)
+    folder = research_dir()
+    candidate = folder / "events.yaml" if folder is not None else None
+    return candidate if candidate is not None and candidate.is_file() else None
+
+
+def load_events(path: str | os.PathLike[str] | None = None) -> dict[str, EventSpec]:
+    """All registry events, validated; a clear error names the event and the field."""
+    file = registry_path(path)
+    if file is None:
+        return {}
+    try:
+        raw = yaml.safe_load(file.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, ValueError) as exc:  # e.g. a date such as 2025-13-01
+        msg = f"{file}: cannot read the event registry: {exc}; fix the YAML (dates YYYY-MM-DD)"
+        raise ValueError(msg) from exc
+    try:
+        reg = Registry.model_validate(raw)
+    except ValidationError as exc:
+        msg = f"{file}: invalid event registry:\n{exc}"
+        raise ValueError(msg) from exc
+    out = {}
+    for event_id, body in reg.events.items():
+        merged = {**_defaults(reg.defaults), **(body or {}), "id": event_id}
+        merged["windows"] = {**reg.defaults.get("windows", {}), **(body or {}).get("windows", {})}
+        try:
+            out[event_id] = EventSpec.model_validate(merged)
+        except ValidationError as exc:
+            msg = f"{file}: event {event_id!r} is invalid:\n{exc}"
+            raise ValueError(msg) from exc
+    return out
+
+
+def _defaults(defaults: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in defaults.items() if k in ("groups", "hourly_assets")}
+
+
+def resolve_event(event: str, path: str | os.PathLike[str] | None = None) -> EventSpec:
+    """A registry id, or any ISO date (``YYYY-MM-DD``) as an ad-hoc event with the defaults."""
+    if not isinstance(event, str) or not event.strip():
+        msg = "event must be a registry id or an ISO date (YYYY-MM-DD), e.g. '2025-01-27'"
+        raise ValueError(msg)
+    event = event.strip()
+    registry = load_events(path)
+    if event in registry:
+        return registry[event]
+    if ISO_DATE.match(event):
+        try:
+            day = dt.date.fromisoformat(event)
+        except ValueError:
+            msg = f"event date {event!r} is not a valid calendar date (YYYY-MM-DD)"
+            raise ValueError(msg) from None
+        same_day = [spec for spec in registry.values() if spec.date == day]
+        if same_day:
+            return same_day[0]
+        file = registry_path(path)
+        defaults: dict[str, Any] = {}
+        if file is not None:
+            defaults = (yaml.safe_load(file.read_text(encoding="utf-8")) or {}).get(
+                "defaults"
+            ) or {}
+        return EventSpec(
+            id=f"adhoc-{event}",
+            date=day,
+            label=f"Ad-hoc event {event}",
+            description="Ad-hoc date named by the user (not in research/events.yaml).",
+            windows=Windows(**defaults.get("windows", {})),
+            adhoc=True,
+            **_defaults(defaults),
+        )
+    check_event_id(event)
+    near = sorted(registry)
+    msg = (
+        f"unknown event {event!r}: not in research/events.yaml ({', '.join(near)}) and not an "
+        "ISO date; pass a registry id or a date such as 2024-08-05"
+    )
+    raise ValueError(msg)

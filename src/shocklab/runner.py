@@ -1,0 +1,344 @@
+"""Run the notebook library for an event with papermill; batches over events; HTML reports.
+
+``run_event("deepseek-2025-01-27")`` (or any ISO date) executes every ``notebooks/NN_*.py``
+(jupytext percent scripts, converted in memory) into ``build/runs/<event id>/``, then writes:
+
+- ``<notebook>.ipynb`` -- the executed notebooks (kept when a cell fails);
+- ``figures/*.png`` and ``results/*.nc|csv`` -- written by the notebooks;
+- ``summary.json`` -- status, parameters, package versions, git commit, data file hashes and
+  the SHA-256 of every result file (no timestamps: reruns give identical files);
+- ``report.html`` -- the executed notebooks as one offline web page (inputs hidden).
+
+``run_batch`` runs several events on ``workers`` processes, sharing one dask cluster (a
+``LocalCluster`` it starts, or the ``scheduler`` address given), records failures without
+stopping, and writes ``build/runs/index.html``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import json
+import multiprocessing
+import os
+import re
+import time
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from shocklab.config import build_root
+from shocklab.events import EventSpec, load_events, resolve_event
+from shocklab.provenance import git_commit, provenance
+from shocklab.universe import research_dir
+
+NOTEBOOK_NAME = re.compile(r"^\d\d_[a-z0-9_]+\.py$")
+SECRET_NAME = re.compile(r"(key|token|secret|passw|credential|auth)", re.IGNORECASE)
+SECRET_VALUE = re.compile(r"(^sk-|^ghp_|^xox[bp]-|^AKIA[0-9A-Z]{12}|[A-Za-z0-9+/_-]{32,})")
+BASE_PARAMETERS = ("event", "data_dir", "output_dir", "scheduler")
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """What happened to one event's run."""
+
+    event: str
+    event_id: str
+    status: str  # "ok" or "failed"
+    output: str
+    error: str = ""
+    seconds: float = 0.0
+    notebooks: dict[str, str] = field(default_factory=dict)
+
+
+def notebooks_dir() -> Path:
+    """``$SHOCKLAB_NOTEBOOKS_DIR``, else ``notebooks/`` beside ``research/``."""
+    env = os.environ.get("SHOCKLAB_NOTEBOOKS_DIR")
+    if env:
+        return Path(env)
+    folder = research_dir()
+    if folder is None or not (folder.parent / "notebooks").is_dir():
+        msg = "no notebooks/ folder found: set SHOCKLAB_NOTEBOOKS_DIR or run from the project"
+        raise FileNotFoundError(msg)
+    return folder.parent / "notebooks"
+
+
+def notebook_paths(folder: Path | None = None) -> list[Path]:
+    """The stage-numbered notebooks (``00_*.py``, ``10_*.py``, ...) in run order."""
+    folder = folder or notebooks_dir()
+    return sorted(p for p in folder.glob("*.py") if NOTEBOOK_NAME.match(p.name))
+
+
+def check_parameters(parameters: Mapping[str, Any]) -> dict[str, Any]:
+    """Reject secret-looking parameters: papermill writes parameters into executed notebooks."""
+    for name, value in parameters.items():
+        if SECRET_NAME.search(name) or (
+            isinstance(value, str) and SECRET_VALUE.search(value) and "/" not in value
+        ):
+            msg = (
+                f"parameter {name!r} looks like a secret; papermill writes parameters into the "
+                "executed notebook and the report. Pass secrets through environment variables "
+                "(e.g. COINGLASS_API_KEY), never as parameters"
+            )
+            raise ValueError(msg)
+    return dict(parameters)
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _data_files(out: Path) -> dict[str, str]:
+    """Source files and their SHA-256 as recorded in the run's result datasets."""
+    import xarray as xr
+
+    files: dict[str, str] = {}
+    for nc in sorted((out / "results").glob("*.nc")):
+        with xr.open_dataset(nc, engine="scipy") as ds:
+            if "source_file" in ds.coords and "sha256" in ds.coords:
+                files.update(
+                    zip(
+                        map(str, ds["source_file"].values),
+                        map(str, ds["sha256"].values),
+                        strict=True,
+                    )
+                )
+    return files
+
+
+def _notebook_argument(spec: EventSpec, event: str) -> str:
+    """What the notebooks receive as ``event``: the registry id, or the ad-hoc ISO date."""
+    return spec.date.isoformat() if spec.adhoc else spec.id
+
+
+def run_event(
+    event: str,
+    *,
+    data_dir: str | os.PathLike[str] | None = None,
+    scheduler: str = "",
+    notebooks: Sequence[Path] | None = None,
+    kernel_name: str = "python3",
+) -> RunRecord:
+    """Execute every notebook for ``event`` (registry id or ISO date) into build/runs/<id>/.
+
+    Bad input (unknown id, malformed date, path characters) raises before anything is written.
+    A failing notebook does not raise: the record says ``failed`` and the executed notebook,
+    with its traceback, is kept.
+    """
+    import jupytext
+    import papermill as pm
+
+    spec = resolve_event(event)
+    parameters = check_parameters(
+        {
+            "event": _notebook_argument(spec, event),
+            "data_dir": str(data_dir or ""),
+            "output_dir": "",
+            "scheduler": scheduler,
+        }
+    )
+    out = build_root().resolve() / "runs" / spec.id
+    out.mkdir(parents=True, exist_ok=True)
+    parameters["output_dir"] = str(out)
+    start = time.perf_counter()
+    statuses: dict[str, str] = {}
+    errors = []
+    executed = []
+    for path in notebooks if notebooks is not None else notebook_paths():
+        target = out / f"{path.stem}.ipynb"
+        nb = jupytext.read(path)
+        try:
+            pm.execute_notebook(
+                nb,
+                str(target),
+                parameters=parameters,
+                kernel_name=kernel_name,
+                cwd=str(out),
+                progress_bar=False,
+            )
+            statuses[path.stem] = "ok"
+        except pm.PapermillExecutionError as exc:
+            statuses[path.stem] = f"failed: {exc.ename}: {exc.evalue}"
+            errors.append(f"{path.stem}: {exc.ename}: {exc.evalue}")
+        executed.append(target)
+    status = "failed" if errors else "ok"
+    record = RunRecord(
+        event=event,
+        event_id=spec.id,
+        status=status,
+        output=str(out),
+        error="; ".join(errors),
+        seconds=round(time.perf_counter() - start, 2),
+        notebooks=statuses,
+    )
+    summary = provenance(
+        {**parameters, "output_dir": f"runs/{spec.id}", "event_spec": spec.model_dump(mode="json")},
+        _data_files(out),
+    )
+    summary.update(
+        {
+            "git_commit": git_commit(notebooks_dir() if notebooks is None else notebooks[0].parent),
+            "event_id": spec.id,
+            "status": status,
+            "notebooks": statuses,
+            "results": {
+                p.relative_to(out).as_posix(): _sha256(p)
+                for p in sorted((out / "results").glob("*"))
+                if p.is_file()
+            },
+        }
+    )
+    (out / "summary.json").write_text(json.dumps(summary, indent=2, sort_keys=True, default=str))
+    write_report(out, spec, executed, summary)
+    return record
+
+
+_PAGE = """<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>{title}</title>
+<style>
+body {{ font-family: system-ui, sans-serif; max-width: 1150px; margin: 2em auto; padding: 0 1em;
+       color: #222; }}
+table {{ border-collapse: collapse; font-size: 0.85em; margin: 0.5em 0; }}
+th, td {{ border: 1px solid #ccc; padding: 2px 6px; text-align: right; }}
+img {{ max-width: 100%; }}
+.prov {{ font-size: 0.8em; color: #555; }}
+.failed {{ color: #b00020; font-weight: bold; }}
+pre {{ white-space: pre-wrap; font-size: 0.8em; }}
+</style></head>
+<body>
+<h1>{title}</h1>
+{body}
+<script>
+// For automated checks: how many figures decoded and how many tables rendered with rows.
+window.addEventListener("load", () => {{
+  const imgs = Array.from(document.images);
+  document.body.dataset.images = imgs.length;
+  document.body.dataset.imagesRendered = imgs.filter(i => i.complete && i.naturalWidth > 0).length;
+  document.body.dataset.tables = Array.from(document.querySelectorAll("table"))
+    .filter(t => t.rows.length > 1 && t.getBoundingClientRect().height > 0).length;
+}});
+</script>
+</body></html>
+"""
+
+
+def write_report(
+    out: Path, spec: EventSpec, executed: Sequence[Path], summary: Mapping[str, Any]
+) -> Path:
+    """``report.html``: the executed notebooks (inputs hidden) as one offline page."""
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    exporter = HTMLExporter(template_name="basic", exclude_input=True, exclude_input_prompt=True)
+    exporter.exclude_output_prompt = True
+    parts = []
+    for path in executed:
+        if path.is_file():
+            nb = nbformat.read(path, as_version=4)
+            for cell in nb.cells:  # warnings on stderr stay in the .ipynb, not in the report
+                cell["outputs"] = [o for o in cell.get("outputs", []) if o.get("name") != "stderr"]
+            body, _ = exporter.from_notebook_node(nb)
+            parts.append(f'<section id="{html.escape(path.stem)}">{body}</section>')
+    status = summary.get("status", "?")
+    css = "failed" if status != "ok" else ""
+    prov = (
+        f'<p class="prov">status <span class="{css}">{html.escape(str(status))}</span>; '
+        f"shocklab {html.escape(str(summary['packages'].get('shocklab')))}, commit "
+        f"{html.escape(str(summary.get('git_commit')))}; {len(summary.get('data_files', {}))} data "
+        "files hashed in summary.json</p>"
+    )
+    page = _PAGE.format(
+        title=html.escape(f"{spec.label or spec.id} ({spec.date.isoformat()})"),
+        body=prov + "\n".join(parts),
+    )
+    path = out / "report.html"
+    path.write_text(page, encoding="utf-8")
+    return path
+
+
+def write_index(records: Sequence[RunRecord], root: Path | None = None) -> Path:
+    """``build/runs/index.html``: every run under build/runs with its status and report link."""
+    runs = (root or build_root().resolve()) / "runs"
+    runs.mkdir(parents=True, exist_ok=True)
+    latest = {r.event_id: r for r in records}
+    rows = []
+    for folder in sorted(p for p in runs.iterdir() if (p / "summary.json").is_file()):
+        summary = json.loads((folder / "summary.json").read_text())
+        spec = summary["parameters"]["event_spec"]
+        status = summary["status"]
+        note = html.escape(latest[folder.name].error) if folder.name in latest else ""
+        rows.append(
+            f"<tr><td><a href='{html.escape(folder.name)}/report.html'>"
+            f"{html.escape(folder.name)}</a></td><td>{html.escape(spec['date'])}</td>"
+            f"<td>{html.escape(spec['label'])}</td><td class='{'' if status == 'ok' else 'failed'}'>"
+            f"{html.escape(status)}</td><td>{note}</td></tr>"
+        )
+    body = (
+        "<table><tr><th>event</th><th>date</th><th>label</th><th>status</th><th>error</th></tr>"
+        + "".join(rows)
+        + "</table>"
+    )
+    path = runs / "index.html"
+    path.write_text(_PAGE.format(title="shocklab runs", body=body), encoding="utf-8")
+    return path
+
+
+def _run_one(event: str, data_dir: str | None, scheduler: str) -> RunRecord:
+    try:
+        return run_event(event, data_dir=data_dir, scheduler=scheduler)
+    except (ValueError, OSError) as exc:  # bad event id or date: record, do not stop the batch
+        return RunRecord(event=event, event_id=event, status="failed", output="", error=str(exc))
+
+
+def run_batch(
+    events: Sequence[str] | None = None,
+    *,
+    workers: int = 2,
+    scheduler: str = "",
+    data_dir: str | os.PathLike[str] | None = None,
+    progress: bool = True,
+) -> list[RunRecord]:
+    """Run several events (default: the whole registry) on ``workers`` processes.
+
+    All runs share one dask cluster: ``scheduler`` if given, else a ``LocalCluster`` started
+    here (one worker process per ``workers``) when ``workers > 1``. A failing event is recorded
+    and the batch goes on.
+    """
+    from tqdm.auto import tqdm
+
+    events = list(events) if events else list(load_events())
+    if workers < 1:
+        msg = f"workers must be >= 1, not {workers}"
+        raise ValueError(msg)
+    cluster = None
+    if not scheduler and workers > 1:
+        from dask.distributed import LocalCluster
+
+        cluster = LocalCluster(
+            n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None
+        )
+        scheduler = str(cluster.scheduler_address)
+    records: list[RunRecord] = []
+    try:
+        ctx = multiprocessing.get_context("spawn")  # no fork of a process holding threads
+        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+            futures = [
+                pool.submit(_run_one, e, str(data_dir) if data_dir else None, scheduler)
+                for e in events
+            ]
+            records.extend(
+                fut.result()
+                for fut in tqdm(futures, total=len(futures), desc="events", disable=not progress)
+            )
+    finally:
+        if cluster is not None:
+            cluster.close()
+    write_index(records)
+    return records
+
+
+def records_json(records: Sequence[RunRecord]) -> str:
+    """The records as JSON (for the CLI)."""
+    return json.dumps([asdict(r) for r in records], indent=2)

@@ -1,0 +1,290 @@
+"""One call per notebook cell: the stages of an event's analysis, from an :class:`EventSpec`.
+
+Notebooks (``notebooks/*.py``) stay thin: they validate parameters, then call these functions,
+which use the data layer, the models and the plots. Nothing here executes notebooks; that is
+:mod:`shocklab.runner`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from shocklab.config import build_root, data_root
+from shocklab.data import CoverageError, hourly_panel, nyse_close_panel, returns
+from shocklab.data.catalog import Catalog
+from shocklab.events import EventSpec
+from shocklab.models import EventStudyResult, event_study
+from shocklab.universe import load_universe
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+PathLike = str | os.PathLike[str]
+
+
+def output_folder(output_dir: PathLike) -> Path:
+    """The run's output folder; it must lie inside the build root (``$SHOCKLAB_BUILD_DIR``)."""
+    root = build_root().resolve()
+    out = Path(output_dir)
+    out = (out if out.is_absolute() else Path.cwd() / out).resolve()
+    if out != root and root not in out.parents:
+        msg = (
+            f"output_dir {output_dir!r} resolves to {out}, outside the build folder {root}; "
+            "shocklab writes only under build/ (set SHOCKLAB_BUILD_DIR to move it)"
+        )
+        raise ValueError(msg)
+    (out / "figures").mkdir(parents=True, exist_ok=True)
+    (out / "results").mkdir(parents=True, exist_ok=True)
+    return out
+
+
+def connect(scheduler: str = "") -> Any:
+    """A ``dask.distributed`` client for ``scheduler`` (an address), or None for local threads."""
+    if not scheduler:
+        return None
+    from dask.distributed import Client
+
+    return Client(scheduler, timeout="30s")
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Assets with data around the event, and the reason each other asset was left out."""
+
+    symbols: list[str]
+    skipped: dict[str, str] = field(default_factory=dict)
+
+
+def daily_span(spec: EventSpec) -> tuple[dt.date, dt.date]:
+    """Calendar dates covering the estimation window, gap and event window of the daily study."""
+    w = spec.windows
+    before = int((w.estimation + w.gap - w.event[0] + 5) * 7 / 5) + 20  # sessions -> days
+    after = int((w.event[1] + 2) * 7 / 5) + 7
+    return spec.date - dt.timedelta(days=before), spec.date + dt.timedelta(days=after)
+
+
+def hourly_span(spec: EventSpec) -> tuple[dt.datetime, dt.datetime]:
+    """UTC instants covering the hourly study's windows."""
+    w = spec.windows
+    start = spec.hourly_start - dt.timedelta(
+        hours=w.hourly_estimation + w.hourly_gap - w.hourly_event[0] + 2
+    )
+    return start, spec.hourly_start + dt.timedelta(hours=w.hourly_event[1] + 2)
+
+
+def select_assets(
+    spec: EventSpec, calendar: str = "daily", data_dir: PathLike | None = None
+) -> Selection:
+    """Universe members of the event's groups whose data cover the event date."""
+    catalog = Catalog(data_root(data_dir))
+    universe = load_universe()
+    if calendar == "daily":
+        wanted = list(dict.fromkeys(s for g in spec.groups for s in universe.members(g)))
+    else:
+        wanted = list(spec.hourly_assets)
+    day0 = pd.Timestamp(spec.date)
+    keep, skipped = [], {}
+    for symbol in wanted:
+        sf = catalog.locate(symbol, "1h")
+        if calendar == "daily" and (sf is None or sf.calendar != "24/7"):
+            sf = catalog.locate(symbol, "1d")
+        if sf is None:
+            skipped[symbol] = "no file in the data root"
+        elif sf.first is not None and pd.Timestamp(sf.first).tz_localize(None) > day0:
+            skipped[symbol] = f"data start {sf.first}, after the event"
+        elif sf.last is not None and pd.Timestamp(sf.last).tz_localize(None) < day0:
+            skipped[symbol] = f"data end {sf.last}, before the event"
+        else:
+            keep.append(symbol)
+    if not keep:
+        msg = (
+            f"no asset of {spec.id} has data on {spec.date} in {catalog.root}: the date lies "
+            "outside the data coverage; pick a date inside it or fetch the data"
+        )
+        raise CoverageError(msg)
+    return Selection(keep, skipped)
+
+
+def daily_prices(
+    spec: EventSpec, selection: Selection, data_dir: PathLike | None = None
+) -> xr.Dataset:
+    """NYSE-close-synchronous prices of the selected assets around the event (computed)."""
+    start, end = daily_span(spec)
+    return nyse_close_panel(
+        selection.symbols, pd.Timestamp(start), pd.Timestamp(end), data_dir=data_dir
+    ).compute()
+
+
+def hourly_prices(
+    spec: EventSpec, selection: Selection, data_dir: PathLike | None = None
+) -> xr.Dataset:
+    """UTC hourly prices of the selected hourly assets around the event (computed)."""
+    start, end = hourly_span(spec)
+    return hourly_panel(
+        selection.symbols, pd.Timestamp(start), pd.Timestamp(end), data_dir=data_dir
+    ).compute()
+
+
+def daily_event_study(spec: EventSpec, prices: xr.Dataset) -> EventStudyResult:
+    """Market-model event study on NYSE-synchronous log returns (markets from the universe)."""
+    w = spec.windows
+    return event_study(
+        returns(prices, "log"),
+        {spec.id: spec.date.isoformat()},
+        model="market",
+        estimation=w.estimation,
+        gap=w.gap,
+        window=w.event,
+        non_trading="next",
+    )
+
+
+def hourly_event_study(spec: EventSpec, prices: xr.Dataset) -> EventStudyResult:
+    """Constant-mean event study on UTC hourly log returns (the common crash stays visible)."""
+    w = spec.windows
+    return event_study(
+        returns(prices, "log"),
+        {spec.id: pd.Timestamp(spec.hourly_start)},
+        model="constant_mean",
+        estimation=w.hourly_estimation,
+        gap=w.hourly_gap,
+        window=w.hourly_event,
+        non_trading="next",
+    )
+
+
+def coverage_table(panel: xr.Dataset) -> pd.DataFrame:
+    """Per asset: first and last valid sample, samples, missing samples and missing source bars."""
+    close = panel["close"].load()
+    rows = []
+    for asset in panel["asset"].values:
+        series = close.sel(asset=asset).to_series()
+        valid = series.dropna()
+        rows.append(
+            {
+                "asset": str(asset),
+                "group": str(panel["group"].sel(asset=asset).values),
+                "first": valid.index.min(),
+                "last": valid.index.max(),
+                "samples": int(series.size),
+                "missing_samples": int(series.isna().sum()),
+                "missing_source_bars": int(panel["n_missing"].sel(asset=asset).sum()),
+            }
+        )
+    return pd.DataFrame(rows).set_index("asset")
+
+
+def group_table(result: EventStudyResult, horizon: str = "AR(+0)") -> pd.DataFrame:
+    """Per group at one horizon: N, CAAR (%), and the shared-date-robust tests' p-values."""
+    ds = result.dataset.isel(event=0).sel(horizon=horizon)
+    table = pd.DataFrame(
+        {
+            "N": ds["n_assets"].values.astype(int),
+            "CAAR %": ds["caar"].values * 100,
+            "KP-BMP t": ds["test_statistic"].sel(test="kp_bmp").values,
+            "KP-BMP p": ds["test_p_value"].sel(test="kp_bmp").values,
+            "GRANK p": ds["test_p_value"].sel(test="grank").values,
+            "Brown-Warner p": ds["test_p_value"].sel(test="brown_warner").values,
+            "r-bar": ds["r_bar"].values,
+        },
+        index=pd.Index(ds["group"].values, name="group"),
+    )
+    return table[table["N"] > 0].round(4)
+
+
+def asset_table(result: EventStudyResult, horizon: str = "AR(+0)") -> pd.DataFrame:
+    """Per asset at one horizon: CAR (%), t, p, and the status of unusable assets."""
+    ds = result.dataset.isel(event=0).sel(horizon=horizon)
+    table = pd.DataFrame(
+        {
+            "group": ds["asset_group"].values if "asset_group" in ds.coords else "",
+            "market": ds["market"].values,
+            "CAR %": ds["car"].values * 100,
+            "t": ds["asset_t"].values,
+            "p": ds["asset_p"].values,
+            "status": ds["status"].values,
+        },
+        index=pd.Index(ds["asset"].values, name="asset"),
+    )
+    return table.sort_values("CAR %").round(4)
+
+
+def headline(result: EventStudyResult, spec: EventSpec, horizon: str = "AR(+0)") -> str:
+    """A Markdown paragraph whose numbers all come from ``result``."""
+    assets = asset_table(result, horizon).dropna(subset=["CAR %"])
+    groups = group_table(result, horizon)
+    if assets.empty:
+        return f"**{spec.label or spec.id}**: no asset has a usable {horizon}."
+    worst = assets.head(3)
+    parts = ", ".join(
+        f"{a} {row['CAR %']:+.1f} % (p = {row['p']:.3g})" for a, row in worst.iterrows()
+    )
+    lead = f"**{spec.label or spec.id}** ({spec.date.isoformat()}), {horizon}: the largest"
+    lines = [f"{lead} abnormal losses are {parts}."]
+    significant = groups[(groups["KP-BMP p"] < 0.05) & (groups.index != "all")]
+    if len(significant):
+        lines.append(
+            "Groups with a significant KP-adjusted BMP test (5 %): "
+            + ", ".join(f"{g} (CAAR {r['CAAR %']:+.1f} %)" for g, r in significant.iterrows())
+            + "."
+        )
+    else:
+        lines.append("No group's CAAR is significant under the KP-adjusted BMP test at 5 %.")
+    unusable = int((result.dataset["status"].isel(event=0) != "ok").sum())
+    if unusable:
+        lines.append(f"{unusable} assets are left out (see the status column).")
+    return " ".join(lines)
+
+
+def save_figure(fig: Figure, out: Path, name: str) -> Path:
+    """Write ``fig`` as ``figures/<name>.png`` (no timestamp metadata: reruns are identical)."""
+    path = out / "figures" / f"{name}.png"
+    fig.savefig(path, dpi=110, metadata={"Software": None})
+    return path
+
+
+def show_figure(fig: Figure, out: Path, name: str) -> Any:
+    """Save ``fig`` (see :func:`save_figure`), close it, and return the PNG for display.
+
+    The notebook then shows exactly the file written, whatever the matplotlib backend.
+    """
+    import matplotlib.pyplot as plt
+    from IPython.display import Image
+
+    path = save_figure(fig, out, name)
+    plt.close(fig)
+    return Image(filename=str(path))
+
+
+def save_result(result: EventStudyResult, out: Path, name: str) -> Path:
+    """Write the result as ``results/<name>.nc`` (netCDF; reruns give identical bytes)."""
+    path = out / "results" / f"{name}.nc"
+    ds = result.to_dataset()
+    ds.to_netcdf(path, engine="scipy")
+    return path
+
+
+def save_table(table: pd.DataFrame, out: Path, name: str) -> Path:
+    """Write a table as ``results/<name>.csv``."""
+    path = out / "results" / f"{name}.csv"
+    table.to_csv(path)
+    return path
+
+
+def normalised_prices(prices: xr.Dataset, day0: Any, before: int, after: int) -> pd.DataFrame:
+    """Close prices rebased to 100 at the bar before ``day0``, ``before``/``after`` bars around."""
+    close = prices["close"].to_pandas()
+    at = int(close.index.searchsorted(pd.Timestamp(day0)))
+    window = close.iloc[max(at - before, 0) : at + after + 1]
+    base = close.iloc[max(at - 1, 0)]
+    out = pd.DataFrame(100 * window / base)
+    out.index.name = "time"
+    return out.replace([np.inf, -np.inf], np.nan)

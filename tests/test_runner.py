@@ -1,0 +1,220 @@
+"""Notebooks, papermill runner, batch and HTML report, on the real mirror."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import xarray as xr
+
+from shocklab import study
+from shocklab.cli import main
+from shocklab.events import load_events, resolve_event
+from shocklab.runner import RunRecord, check_parameters, notebook_paths, run_batch, run_event
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="module")
+def build(tmp_path_factory: pytest.TempPathFactory, mirror: Path) -> Iterator[Path]:
+    """A build folder and the environment every kernel inherits (module scope)."""
+    root = tmp_path_factory.mktemp("runs") / "build"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("SHOCKLAB_DATA_DIR", str(mirror))
+        mp.setenv("SHOCKLAB_BUILD_DIR", str(root))
+        mp.setenv("SHOCKLAB_OFFLINE", "1")
+        mp.setenv("MPLBACKEND", "Agg")
+        yield root
+
+
+@pytest.fixture(scope="module")
+def flagship(build: Path) -> RunRecord:
+    return run_event("deepseek-2025-01-27")
+
+
+def test_registry_has_the_named_events() -> None:
+    events = load_events()
+    for name in (
+        "deepseek-2025-01-27",
+        "yen-carry-2024-08-05",
+        "ftx-2022-11-08",
+        "terra-2022-05-09",
+        "spot-etf-2024-01-11",
+    ):
+        assert name in events
+    assert str(events["deepseek-2025-01-27"].date) == "2025-01-27"
+    assert resolve_event("2024-04-15").id == "adhoc-2024-04-15"
+    assert resolve_event("2022-11-08").id == "ftx-2022-11-08"  # a registry date is that event
+
+
+def test_invalid_registry_names_event_and_field(tmp_path: Path) -> None:
+    bad = tmp_path / "events.yaml"
+    bad.write_text("events:\n  broken:\n    date: 2025-13-01\n")
+    with pytest.raises(ValueError, match=r"events.yaml: cannot read(.|\n)*month must be in"):
+        load_events(bad)
+    bad.write_text("events:\n  broken:\n    label: no date\n")
+    with pytest.raises(ValueError, match=r"event 'broken' is invalid(.|\n)*date"):
+        load_events(bad)
+
+
+def test_flagship_run_writes_everything(flagship: RunRecord, build: Path) -> None:
+    assert flagship.status == "ok", flagship.error
+    out = Path(flagship.output)
+    assert out == build.resolve() / "runs" / "deepseek-2025-01-27"
+    names = [p.stem for p in notebook_paths()]
+    assert names == ["00_data_overview", "10_event_study"]
+    for name in names:
+        assert (out / f"{name}.ipynb").is_file()
+    for fig in ("price_paths_daily", "price_paths_hourly", "car_paths_daily", "car_paths_hourly"):
+        assert (out / "figures" / f"{fig}.png").stat().st_size > 10_000
+    with xr.open_dataset(out / "results" / "event_study_daily.nc", engine="scipy") as ds:
+        ar0 = ds["car"].sel(event="deepseek-2025-01-27", horizon="AR(+0)")
+        assert float(ar0.sel(asset="NVDA")) < -0.10
+        assert float(ar0.sel(asset="VST")) < -0.20
+        assert {"test_statistic", "test_p_value", "caar", "status"} <= set(ds.data_vars)
+    with xr.open_dataset(out / "results" / "event_study_hourly.nc", engine="scipy") as ds:
+        btc = ds["abnormal_return"].sel(asset="BTCUSDT").isel(event=0)
+        assert float(btc.sel(rel=slice(0, 6)).sum()) < -0.025
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["status"] == "ok"
+    assert summary["parameters"]["event"] == "deepseek-2025-01-27"
+    assert summary["packages"]["statsmodels"]
+    assert summary["git_commit"]
+    nvda = summary["data_files"]["equities/us/1d/NVDA.csv"]
+    assert len(nvda) == 64
+    assert set(summary["results"]) >= {"results/event_study_daily.nc", "results/groups_daily.csv"}
+
+
+def test_notebook_text_reads_numbers_from_results(flagship: RunRecord) -> None:
+    import nbformat
+
+    nb = nbformat.read(Path(flagship.output) / "10_event_study.ipynb", as_version=4)
+    texts = [
+        o["data"]["text/markdown"]
+        for c in nb.cells
+        for o in c.get("outputs", [])
+        if "text/markdown" in o.get("data", {})
+    ]
+    headline = next(t for t in texts if "largest abnormal losses" in t)
+    with xr.open_dataset(
+        Path(flagship.output) / "results" / "event_study_daily.nc", engine="scipy"
+    ) as ds:
+        car = (
+            ds["car"].sel(horizon="AR(+0)").isel(event=0).where(ds["status"].isel(event=0) == "ok")
+        )
+        worst = str(car.idxmin("asset").values)
+        assert f"{worst} {float(car.min()) * 100:+.1f} %" in headline
+
+
+def test_report_renders_in_headless_chromium(flagship: RunRecord) -> None:
+    report = Path(flagship.output) / "report.html"
+    profile = Path(flagship.output).parent / ".chromium-profile"
+    dom = subprocess.run(
+        [
+            CHROMIUM,
+            *CHROMIUM_FLAGS,
+            f"--user-data-dir={profile}",
+            "--virtual-time-budget=8000",
+            "--dump-dom",
+            report.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    ).stdout
+    body = dom[dom.index("<body") : dom.index(">", dom.index("<body"))]
+    attrs = dict(part.split("=", 1) for part in body.replace('"', "").split()[1:] if "=" in part)
+    assert int(attrs["data-images"]) >= 5
+    assert attrs["data-images-rendered"] == attrs["data-images"]
+    assert int(attrs["data-tables"]) >= 3
+    shot = Path(flagship.output) / "report.png"
+    subprocess.run(
+        [
+            CHROMIUM,
+            *CHROMIUM_FLAGS,
+            f"--user-data-dir={profile}",
+            "--window-size=1280,2400",
+            f"--screenshot={shot}",
+            report.as_uri(),
+        ],
+        capture_output=True,
+        timeout=120,
+        check=True,
+    )
+    assert shot.stat().st_size > 50_000
+
+
+def test_adhoc_date_and_identical_rerun(build: Path) -> None:
+    only_event_study = [p for p in notebook_paths() if p.stem == "10_event_study"]
+    first = run_event("2024-04-15", notebooks=only_event_study)
+    assert first.status == "ok", first.error
+    out = Path(first.output)
+    assert out.name == "adhoc-2024-04-15"
+    summary = json.loads((out / "summary.json").read_text())
+    with xr.open_dataset(out / "results" / "event_study_daily.nc", engine="scipy") as ds:
+        assert str(ds["event_date"].values[0])[:10] == "2024-04-15"
+        assert int((ds["status"] == "ok").sum()) > 30
+    again = run_event("2024-04-15", notebooks=only_event_study)
+    assert again.status == "ok"
+    assert json.loads((out / "summary.json").read_text())["results"] == summary["results"]
+
+
+def test_batch_records_a_failing_event_and_goes_on(
+    build: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    notebooks = tmp_path / "notebooks"
+    notebooks.mkdir()
+    shutil.copy(ROOT / "notebooks" / "10_event_study.py", notebooks)  # the fast notebook only
+    monkeypatch.setenv("SHOCKLAB_NOTEBOOKS_DIR", str(notebooks))
+    monkeypatch.setenv("SHOCKLAB_BUILD_DIR", str(build))
+    records = run_batch(
+        ["terra-2022-05-09", "2031-01-06", "spot-etf-2024-01-11"], workers=2, progress=False
+    )
+    status = {r.event_id: r.status for r in records}
+    assert status == {
+        "terra-2022-05-09": "ok",
+        "adhoc-2031-01-06": "failed",
+        "spot-etf-2024-01-11": "ok",
+    }
+    failed = next(r for r in records if r.status == "failed")
+    assert "CoverageError" in failed.error
+    assert "outside the data coverage" in failed.error
+    assert (Path(failed.output) / "10_event_study.ipynb").is_file()  # kept, with the traceback
+    index = (build / "runs" / "index.html").read_text()
+    assert "terra-2022-05-09/report.html" in index
+    assert "failed" in index
+
+
+def test_bad_input_is_refused_before_writing(build: Path, tmp_path: Path) -> None:
+    before = sorted(p.name for p in (build / "runs").iterdir()) if (build / "runs").exists() else []
+    with pytest.raises(ValueError, match="unknown event 'no-such-event'"):
+        run_event("no-such-event")
+    with pytest.raises(ValueError, match="not a valid calendar date"):
+        run_event("2025-02-30")
+    with pytest.raises(ValueError, match="may hold only letters"):
+        run_event("../x")
+    after = sorted(p.name for p in (build / "runs").iterdir()) if (build / "runs").exists() else []
+    assert after == before
+    with pytest.raises(ValueError, match="looks like a secret"):
+        check_parameters({"coinglass_api_key": "abc"})
+    with pytest.raises(ValueError, match="looks like a secret"):
+        check_parameters({"scheduler": "sk-" + "a" * 40})
+    with pytest.raises(ValueError, match="outside the build folder"):
+        study.output_folder(tmp_path / "elsewhere")
+    assert main(["run", "--event", "../x"]) == 2
