@@ -218,3 +218,16 @@ def test_bad_input_is_refused_before_writing(build: Path, tmp_path: Path) -> Non
     with pytest.raises(ValueError, match="outside the build folder"):
         study.output_folder(tmp_path / "elsewhere")
     assert main(["run", "--event", "../x"]) == 2
+
+
+def test_default_build_folder_is_relative_to_the_callers_directory(
+    build: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without SHOCKLAB_BUILD_DIR, runner and kernels agree on ./build of the caller."""
+    monkeypatch.delenv("SHOCKLAB_BUILD_DIR")
+    monkeypatch.chdir(tmp_path)
+    only_event_study = [p for p in notebook_paths() if p.stem == "10_event_study"]
+    record = run_event("2024-04-15", notebooks=only_event_study)
+    assert record.status == "ok", record.error
+    assert Path(record.output) == tmp_path.resolve() / "build" / "runs" / "adhoc-2024-04-15"
+    assert (Path(record.output) / "results" / "event_study_daily.nc").is_file()

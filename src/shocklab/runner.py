@@ -155,7 +155,7 @@ def run_event(
                 str(target),
                 parameters=parameters,
                 kernel_name=kernel_name,
-                cwd=str(out),
+                cwd=str(Path.cwd()),  # the kernel resolves build/ and research/ as we do
                 progress_bar=False,
             )
             statuses[path.stem] = "ok"
