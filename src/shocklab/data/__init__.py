@@ -10,6 +10,7 @@ Typical use::
 
 from shocklab.data.align import hourly_panel, nyse_close_panel, returns, sample_at
 from shocklab.data.cache import cached
+from shocklab.data.derivatives import liquidation_panel
 from shocklab.data.errors import (
     ChecksumError,
     CoverageError,
@@ -38,6 +39,7 @@ __all__ = [
     "UnknownSymbolError",
     "cached",
     "hourly_panel",
+    "liquidation_panel",
     "nyse_close_panel",
     "open_funding",
     "open_liquidations",

@@ -1,0 +1,470 @@
+"""Liquidation elasticity and cascades on a ``(time, asset)`` derivatives panel.
+
+Input: :func:`shocklab.data.derivatives.liquidation_panel` (or any Dataset with ``ret``,
+``long_share``/``short_share`` or ``long_usd``/``short_usd``, at any frequency). Units of every
+coefficient are stated where it is returned:
+
+- ``scale="oi"``: liquidations as a share of the previous bar's open interest; elasticities in
+  **bp of return per 1 % of open interest liquidated**;
+- ``scale="usd"``: liquidations in USD; elasticities in **bp per 100 M USD**.
+
+Methods (docs/methods/liquidation.md): per-asset OLS with Newey-West errors; a panel with asset
+fixed effects and Driscoll-Kraay or clustered errors (linearmodels); panel IV (2SLS on
+within-demeaned data) with lagged own and other-asset liquidations as instruments; the reverse
+(convex, asymmetric) response of liquidations to returns; Jorda local projections; a VAR with
+Granger tests, impulse responses and the amplification multiplier of the feedback loop.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+import statsmodels.api as sm
+import xarray as xr
+
+Scale = Literal["oi", "usd"]
+SIDES = ("long", "short")
+
+
+def _columns(scale: str) -> tuple[str, str, float]:
+    if scale == "oi":
+        return "long_share", "short_share", 100.0  # per 1 % of OI
+    if scale == "usd":
+        return "long_usd", "short_usd", 1e-8  # per 100 M USD
+    msg = f"scale must be 'oi' or 'usd', not {scale!r}"
+    raise ValueError(msg)
+
+
+def _frame(ds: xr.Dataset, scale: Scale) -> pd.DataFrame:
+    """Long frame (asset, time) with ``ret_bp``, ``long``, ``short`` in the chosen units."""
+    long_col, short_col, unit = _columns(scale)
+    needed = {"ret", long_col, short_col}
+    missing = needed - set(ds.data_vars)
+    if missing:
+        msg = (
+            f"the panel lacks {sorted(missing)}; liquidation models need 'ret' and both sides "
+            f"({long_col}, {short_col}). A series without a side cannot be split into long "
+            "and short: load both, or use scale='usd' with long_usd/short_usd"
+        )
+        raise ValueError(msg)
+    frame = ds[["ret", long_col, short_col]].to_dataframe()[["ret", long_col, short_col]]
+    frame = (
+        frame.reorder_levels(["asset", "time"]).sort_index()
+        if "asset" in frame.index.names
+        else frame
+    )
+    frame = frame.rename(columns={long_col: "long", short_col: "short"})
+    frame["ret_bp"] = frame["ret"] * 1e4
+    frame["long"] = frame["long"] * unit
+    frame["short"] = frame["short"] * unit
+    return frame
+
+
+@dataclass(frozen=True)
+class Estimates:
+    """Coefficients with inference; ``table`` is tidy, ``extra`` holds model-specific numbers."""
+
+    table: pd.DataFrame
+    extra: dict[str, Any]
+
+    def to_dataset(self) -> xr.Dataset:
+        """Tidy table as a Dataset (netCDF-ready)."""
+        ds = xr.Dataset.from_dataframe(self.table)
+        ds.attrs = {k: str(v) for k, v in self.extra.items() if not isinstance(v, dict)}
+        return ds
+
+    def _repr_html_(self) -> str:
+        return str(self.table.to_html(float_format=lambda v: f"{v:.4g}"))
+
+
+def elasticity(
+    ds: xr.Dataset, *, scale: Scale = "oi", maxlags: int = 5, min_obs: int = 60
+) -> Estimates:
+    """Per-asset OLS ``ret_bp = a + b_long long + b_short short + e`` with HAC (Newey-West) errors.
+
+    Returns one row per (asset, side): coefficient (bp per unit of ``scale``), HAC se, t, p, N.
+    Long liquidations are forced *sells*: a causal price-impact reading expects ``b_long < 0``;
+    same-period OLS also picks up the reverse channel (falling prices liquidate longs), see
+    :func:`iv_elasticity`.
+    """
+    frame = _frame(ds, scale).dropna()
+    rows: list[dict[str, Any]] = []
+    for asset, sub in frame.groupby(level="asset"):
+        if len(sub) < min_obs:
+            rows.extend(
+                {
+                    "asset": asset,
+                    "side": s,
+                    "coef": np.nan,
+                    "se": np.nan,
+                    "t": np.nan,
+                    "p": np.nan,
+                    "nobs": len(sub),
+                    "status": f"only {len(sub)} complete days (< {min_obs})",
+                }
+                for s in SIDES
+            )
+            continue
+        fit = sm.OLS(sub["ret_bp"], sm.add_constant(sub[["long", "short"]])).fit(
+            cov_type="HAC", cov_kwds={"maxlags": maxlags}
+        )
+        rows.extend(
+            {
+                "asset": asset,
+                "side": s,
+                "coef": fit.params[s],
+                "se": fit.bse[s],
+                "t": fit.tvalues[s],
+                "p": fit.pvalues[s],
+                "nobs": int(fit.nobs),
+                "status": "ok",
+            }
+            for s in SIDES
+        )
+    table = pd.DataFrame(rows).set_index(["asset", "side"])
+    return Estimates(table, {"scale": scale, "cov": f"HAC (Newey-West, {maxlags} lags)"})
+
+
+def panel_elasticity(
+    ds: xr.Dataset,
+    *,
+    scale: Scale = "oi",
+    cov: Literal["driscoll-kraay", "clustered"] = "driscoll-kraay",
+    bandwidth: int | None = None,
+) -> Estimates:
+    """Pooled elasticity with asset fixed effects (linearmodels ``PanelOLS``).
+
+    ``cov="driscoll-kraay"`` (linearmodels ``cov_type="kernel"``): robust to heteroskedasticity,
+    serial and cross-sectional correlation; ``"clustered"``: clustered by asset and time.
+    """
+    from linearmodels.panel import PanelOLS
+
+    frame = _frame(ds, scale).dropna()
+    model = PanelOLS(frame["ret_bp"], frame[["long", "short"]], entity_effects=True)
+    kw: dict[str, Any]
+    if str(cov) == "driscoll-kraay":
+        kw = {"cov_type": "kernel", "kernel": "bartlett"}
+        if bandwidth is not None:
+            kw["bandwidth"] = bandwidth
+    elif str(cov) == "clustered":
+        kw = {"cov_type": "clustered", "cluster_entity": True, "cluster_time": True}
+    else:
+        msg = f"cov must be 'driscoll-kraay' or 'clustered', not {cov!r}"
+        raise ValueError(msg)
+    fit = model.fit(**kw)
+    table = pd.DataFrame(
+        {"coef": fit.params, "se": fit.std_errors, "t": fit.tstats, "p": fit.pvalues}
+    ).rename_axis("side")
+    table["nobs"] = int(fit.nobs)
+    return Estimates(
+        table,
+        {
+            "scale": scale,
+            "cov": cov,
+            "n_assets": int(fit.entity_info["total"]),
+            "r2_within": float(fit.rsquared_within),
+        },
+    )
+
+
+def _within(frame: pd.DataFrame, cols: Sequence[str]) -> pd.DataFrame:
+    return frame[list(cols)] - frame[list(cols)].groupby(level="asset").transform("mean")
+
+
+def iv_elasticity(ds: xr.Dataset, *, scale: Scale = "oi", maxlags: int = 5) -> Estimates:
+    """Panel 2SLS of returns on long and short liquidations, asset fixed effects (within).
+
+    Instruments: each side's own previous-bar liquidations and the same bar's average
+    liquidations of the *other* assets (leave-one-out) -- liquidations cluster across assets
+    while one asset's idiosyncratic return shock does not move the others' liquidations.
+    Reports first-stage partial F statistics; below 10 the instruments are weak.
+    Errors: HAC (Bartlett kernel) on the stacked panel.
+    """
+    from linearmodels.iv import IV2SLS
+
+    frame = _frame(ds, scale)
+    g = frame.groupby(level="asset")
+    for side in SIDES:
+        frame[f"{side}_lag"] = g[side].shift(1)
+        total = frame[side].groupby(level="time").transform("sum")
+        count = frame[side].groupby(level="time").transform("count")
+        frame[f"{side}_others"] = (total - frame[side]) / (count - 1)
+    cols = ["ret_bp", *SIDES, *(f"{s}_lag" for s in SIDES), *(f"{s}_others" for s in SIDES)]
+    frame = frame[cols].dropna()
+    if frame.index.get_level_values("asset").nunique() < 2:
+        msg = "iv_elasticity needs at least two assets (the other-asset instrument)"
+        raise ValueError(msg)
+    within = _within(frame, cols)
+    instruments = [c for c in cols if c.endswith(("_lag", "_others"))]
+    fit: Any = IV2SLS(within["ret_bp"], None, within[list(SIDES)], within[instruments]).fit(
+        cov_type="kernel", kernel="bartlett", bandwidth=maxlags
+    )
+    ols = IV2SLS(within["ret_bp"], within[list(SIDES)], None, None).fit(
+        cov_type="kernel", kernel="bartlett", bandwidth=maxlags
+    )
+    diag = fit.first_stage.diagnostics
+    table = pd.DataFrame(
+        {
+            "coef": fit.params,
+            "se": fit.std_errors,
+            "t": fit.tstats,
+            "p": fit.pvalues,
+            "ols_coef": ols.params,
+            "first_stage_partial_f": diag["f.stat"],
+            "first_stage_partial_r2": diag["partial.rsquared"],
+        }
+    ).rename_axis("side")
+    table["nobs"] = int(fit.nobs)
+    return Estimates(table, {"scale": scale, "instruments": instruments, "cov": "HAC (Bartlett)"})
+
+
+def reverse_elasticity(
+    ds: xr.Dataset, *, scale: Scale = "oi", moves: Sequence[float] = (-0.05, -0.01, 0.01, 0.05)
+) -> Estimates:
+    """Liquidations as a convex, asymmetric function of the same bar's return (pooled, asset FE).
+
+    ``liq = a_i + c1 r- + c2 r-^2 + d1 r+ + d2 r+^2 + e`` for each side, with ``r- = min(r, 0)``,
+    ``r+ = max(r, 0)`` (log points), HAC errors. Reports the predicted *extra* liquidation (units
+    of ``scale``: % of OI or 100 M USD) for each move in ``moves`` relative to a flat day, with
+    delta-method standard errors.
+    """
+    frame = _frame(ds, scale).dropna()
+    r = frame["ret"]
+    x = pd.DataFrame(
+        {
+            "neg": r.clip(upper=0),
+            "neg2": r.clip(upper=0) ** 2,
+            "pos": r.clip(lower=0),
+            "pos2": r.clip(lower=0) ** 2,
+        }
+    )
+    rows: list[dict[str, Any]] = []
+    for side in SIDES:
+        y = frame[side] - frame[side].groupby(level="asset").transform("mean")
+        xw = x - x.groupby(level="asset").transform("mean")
+        fit = sm.OLS(y, xw).fit(cov_type="HAC", cov_kwds={"maxlags": 5})
+        cov = fit.cov_params().to_numpy()
+        for move in moves:
+            grad = np.array([min(move, 0), min(move, 0) ** 2, max(move, 0), max(move, 0) ** 2])
+            value = float(grad @ fit.params.to_numpy())
+            rows.append(
+                {
+                    "side": side,
+                    "move": move,
+                    "extra_liquidation": value,
+                    "se": float(np.sqrt(grad @ cov @ grad)),
+                    "nobs": int(fit.nobs),
+                }
+            )
+    unit = "% of OI" if scale == "oi" else "100 M USD"
+    return Estimates(
+        pd.DataFrame(rows).set_index(["side", "move"]), {"scale": scale, "units": unit}
+    )
+
+
+def local_projections(
+    series: pd.DataFrame,
+    *,
+    shock: str,
+    response: str,
+    horizons: int = 5,
+    lags: int = 2,
+    cumulative: bool = True,
+    state: pd.Series | None = None,
+) -> Estimates:
+    """Jorda (2005) local projections for one asset: ``y_{t+h}`` on ``shock_t`` for h = 0..H.
+
+    ``y_{t+h}`` is the cumulative response ``sum_{j=0..h} response_{t+j}`` (``cumulative``) or
+    the level at ``t+h``; controls are ``lags`` lags of the response and of the shock; errors
+    HAC with ``h + 1`` lags. With ``state`` (a boolean series, e.g. high open interest), the
+    shock is interacted with the state and its complement (state-dependent LP); rows then carry
+    ``state`` = ``high``/``low``.
+    """
+    data = series[[shock, response]].astype(float)
+    y_path = data[response]
+    rows: list[dict[str, Any]] = []
+    for h in range(horizons + 1):
+        lead = (
+            pd.concat([y_path.shift(-j) for j in range(h + 1)], axis=1).sum(axis=1, min_count=h + 1)
+            if cumulative
+            else y_path.shift(-h)
+        )
+        x = pd.DataFrame(index=data.index)
+        if state is None:
+            x["shock"] = data[shock]
+        else:
+            on = state.reindex(data.index).astype(float)
+            x["shock_high"] = data[shock] * on
+            x["shock_low"] = data[shock] * (1 - on)
+            x["state"] = on
+        for lag in range(1, lags + 1):
+            x[f"{response}_l{lag}"] = data[response].shift(lag)
+            x[f"{shock}_l{lag}"] = data[shock].shift(lag)
+        frame = pd.concat([lead.rename("y"), x], axis=1).dropna()
+        fit = sm.OLS(frame["y"], sm.add_constant(frame.drop(columns="y"))).fit(
+            cov_type="HAC", cov_kwds={"maxlags": h + 1}
+        )
+        names = ["shock"] if state is None else ["shock_high", "shock_low"]
+        rows.extend(
+            {
+                "h": h,
+                "state": "all" if state is None else name.split("_")[1],
+                "coef": fit.params[name],
+                "se": fit.bse[name],
+                "nobs": int(fit.nobs),
+            }
+            for name in names
+        )
+    return Estimates(
+        pd.DataFrame(rows).set_index(["state", "h"]), {"shock": shock, "response": response}
+    )
+
+
+def _cum_response(coefs: np.ndarray, impact: np.ndarray, horizon: int) -> np.ndarray:
+    """Cumulative orthogonalised responses (H+1, k, k) of a VAR with lag matrices ``coefs``."""
+    p, k, _ = coefs.shape
+    phi = [np.eye(k)]
+    for h in range(1, horizon + 1):
+        phi.append(sum(coefs[j] @ phi[h - 1 - j] for j in range(min(p, h))))
+    return np.cumsum(np.array([m @ impact for m in phi]), axis=0)
+
+
+def var_feedback(
+    series: pd.DataFrame,
+    *,
+    ret: str = "ret",
+    liq: str = "long_share",
+    maxlags: int = 5,
+    horizon: int = 10,
+    draws: int = 1000,
+    seed: int = 0,
+) -> Estimates:
+    """VAR in (liquidations, returns) for one asset: Granger tests, IRFs and the amplification.
+
+    Ordering (Cholesky): liquidations first, so a return shock cannot liquidate within the
+    bar in the identified system -- a conservative choice for the feedback share; lag order by
+    AIC up to ``maxlags``. The amplification multiplier is the cumulative return response to a
+    return shock after ``horizon`` bars divided by its impact. The *feedback share* compares it
+    with the same VAR whose return equation ignores liquidations (their lag coefficients set to
+    zero): ``1 - M_no_feedback / M``. Uncertainty: ``draws`` parameter draws from the
+    estimated asymptotic normal distribution of the VAR coefficients (percentile bands).
+    """
+    from statsmodels.tsa.api import VAR
+
+    data = series[[liq, ret]].dropna().astype(float)
+    if len(data) < 10 * maxlags:
+        msg = f"var_feedback needs at least {10 * maxlags} complete bars, has {len(data)}"
+        raise ValueError(msg)
+    fit = VAR(data).fit(maxlags=maxlags, ic="aic", trend="c")
+    p = max(fit.k_ar, 1)
+    if fit.k_ar == 0:
+        fit = VAR(data).fit(1, trend="c")
+    impact = np.linalg.cholesky(fit.sigma_u.to_numpy())
+    names = list(data.columns)
+    r_i, l_i = names.index(ret), names.index(liq)
+
+    def multipliers(coefs: np.ndarray) -> tuple[float, float]:
+        cum = _cum_response(coefs, impact, horizon)
+        full = cum[-1, r_i, r_i] / impact[r_i, r_i]
+        cut = coefs.copy()
+        cut[:, r_i, l_i] = 0.0
+        none = _cum_response(cut, impact, horizon)[-1, r_i, r_i] / impact[r_i, r_i]
+        return float(full), float(none)
+
+    full, none = multipliers(fit.coefs)
+    rng = np.random.default_rng(seed)
+    k = len(names)
+    # params are (1 + k p) x k (const first); vec in column order, cov_params matches
+    mean = fit.params.to_numpy().ravel(order="F")
+    cov = fit.cov_params().to_numpy()
+    sims = rng.multivariate_normal(mean, cov, size=draws, method="eigh")
+    boot = []
+    for draw in sims:
+        params = draw.reshape(fit.params.shape, order="F")
+        coefs = params[1:].reshape(p, k, k).transpose(0, 2, 1)
+        boot.append(multipliers(coefs))
+    arr = np.array(boot)
+    share = 1.0 - arr[:, 1] / arr[:, 0]
+    granger_liq_to_ret = fit.test_causality(ret, [liq], kind="f").pvalue
+    granger_ret_to_liq = fit.test_causality(liq, [ret], kind="f").pvalue
+    irf = fit.irf(horizon)
+    table = pd.DataFrame(
+        {
+            "estimate": [full, none, 1.0 - none / full],
+            "lo_90": [
+                np.percentile(arr[:, 0], 5),
+                np.percentile(arr[:, 1], 5),
+                np.percentile(share, 5),
+            ],
+            "hi_90": [
+                np.percentile(arr[:, 0], 95),
+                np.percentile(arr[:, 1], 95),
+                np.percentile(share, 95),
+            ],
+        },
+        index=pd.Index(["multiplier", "multiplier_no_feedback", "feedback_share"], name="quantity"),
+    )
+    return Estimates(
+        table,
+        {
+            "lags": fit.k_ar,
+            "nobs": int(fit.nobs),
+            "granger_p_liq_to_ret": float(granger_liq_to_ret),
+            "granger_p_ret_to_liq": float(granger_ret_to_liq),
+            "irf": irf.orth_irfs,
+            "order": names,
+            "horizon": horizon,
+        },
+    )
+
+
+def attribute_event(
+    ds: xr.Dataset, when: str, *, scale: Scale = "oi", side: str = "long"
+) -> pd.DataFrame:
+    """Observed liquidations on ``when`` against those the reverse model predicts from that
+    day's return (fitted without the event day), per asset, with the prediction's se.
+
+    ``excess`` > 0 means more liquidations than the day's move alone explains -- the cascade's
+    footprint.
+    """
+    day = pd.Timestamp(when)
+    if day not in ds.indexes["time"]:
+        msg = f"{when} is not a bar of the panel ({ds.indexes['time'][0]} .. {ds.indexes['time'][-1]})"
+        raise ValueError(msg)
+    train = ds.where(ds["time"] != np.datetime64(day))
+    frame = _frame(train, scale).dropna()
+    r = frame["ret"]
+    x = sm.add_constant(
+        pd.DataFrame(
+            {
+                "neg": r.clip(upper=0),
+                "neg2": r.clip(upper=0) ** 2,
+                "pos": r.clip(lower=0),
+                "pos2": r.clip(lower=0) ** 2,
+            }
+        )
+    )
+    event = _frame(ds.sel(time=[day]), scale)
+    rows: list[dict[str, Any]] = []
+    for asset, sub in frame.groupby(level="asset"):
+        fit = sm.OLS(sub[side], x.loc[sub.index]).fit(cov_type="HAC", cov_kwds={"maxlags": 5})
+        obs = event.xs(asset, level="asset")
+        r0 = float(obs["ret"].iloc[0])
+        z = np.array([[1.0, min(r0, 0), min(r0, 0) ** 2, max(r0, 0), max(r0, 0) ** 2]])
+        pred = fit.get_prediction(z)
+        observed = float(obs[side].iloc[0])
+        rows.append(
+            {
+                "asset": asset,
+                "return": r0,
+                "observed": observed,
+                "predicted": float(pred.predicted_mean[0]),
+                "se": float(pred.se_mean[0]),
+                "excess": observed - float(pred.predicted_mean[0]),
+            }
+        )
+    return pd.DataFrame(rows).set_index("asset")

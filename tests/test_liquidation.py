@@ -1,0 +1,172 @@
+"""Liquidation elasticity: simulated feedback processes with known answers, and the real panel."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+import statsmodels.api as sm
+import xarray as xr
+
+from shocklab.data.derivatives import liquidation_panel
+from shocklab.models import liquidation as liq
+
+G_TRUE, B_TRUE = 1.0, 0.3  # return per unit share liquidated; share per unit of return
+
+
+def _simulate(n_assets: int = 7, n_days: int = 3000, seed: int = 0) -> xr.Dataset:
+    """r = -g l + u and l = a + v - b r, solved jointly; v persistent with a common factor."""
+    rng = np.random.default_rng(seed)
+    v = np.zeros((n_days, n_assets))
+    common = rng.normal(0, 0.002, n_days)
+    for t in range(1, n_days):
+        v[t] = 0.7 * v[t - 1] + common[t] + rng.normal(0, 0.002, n_assets)
+    u = rng.normal(0, 0.02, (n_days, n_assets))
+    a = 0.004
+    r = (u - G_TRUE * (a + v)) / (1 - G_TRUE * B_TRUE)
+    share = a + v - B_TRUE * r
+    oi = 1e9
+    time = pd.date_range("2020-01-01", periods=n_days)
+    assets = [f"C{i}" for i in range(n_assets)]
+    dims = ("time", "asset")
+    return xr.Dataset(
+        {
+            "ret": (dims, r),
+            "long_share": (dims, share),
+            "short_share": (dims, np.abs(rng.normal(0, 0.001, (n_days, n_assets)))),
+            "long_usd": (dims, share * oi),
+            "short_usd": (dims, np.zeros((n_days, n_assets))),
+        },
+        coords={"time": time, "asset": assets},
+    )
+
+
+def test_iv_is_consistent_where_ols_is_biased() -> None:
+    ds = _simulate()
+    truth = -G_TRUE * 1e4 / 100  # bp per 1 % of OI
+    iv = liq.iv_elasticity(ds).table.loc["long"]
+    assert iv["coef"] == pytest.approx(truth, rel=0.15)
+    assert abs(iv["ols_coef"] - truth) > 3 * abs(iv["coef"] - truth)
+    assert iv["first_stage_partial_f"] > 10
+    panel = liq.panel_elasticity(ds).table.loc["long"]
+    # FE-OLS = within OLS (the IV sample drops each asset's first day for the lag)
+    assert panel["coef"] == pytest.approx(iv["ols_coef"], rel=1e-3)
+
+
+def test_exogenous_liquidations_recovered_per_asset_and_match_statsmodels() -> None:
+    rng = np.random.default_rng(1)
+    ds = _simulate(n_assets=3, n_days=1500, seed=2)
+    share = np.abs(rng.normal(0.004, 0.002, ds["ret"].shape))
+    ret = -G_TRUE * share + rng.normal(0, 0.02, share.shape)
+    ds = ds.assign(ret=(("time", "asset"), ret), long_share=(("time", "asset"), share))
+    table = liq.elasticity(ds, maxlags=3).table
+    assert table.loc[("C0", "long"), "coef"] == pytest.approx(
+        -100, abs=4 * table.loc[("C0", "long"), "se"]
+    )
+    frame = ds.sel(asset="C1").to_dataframe()
+    x = sm.add_constant(
+        pd.DataFrame({"long": frame["long_share"] * 100, "short": frame["short_share"] * 100})
+    )
+    ref = sm.OLS(frame["ret"] * 1e4, x).fit(cov_type="HAC", cov_kwds={"maxlags": 3})
+    assert table.loc[("C1", "long"), "coef"] == pytest.approx(ref.params["long"], rel=1e-9)
+    assert table.loc[("C1", "short"), "se"] == pytest.approx(ref.bse["short"], rel=1e-9)
+
+
+def test_local_projections_equal_direct_ols_at_each_horizon() -> None:
+    rng = np.random.default_rng(4)
+    n = 800
+    shock = rng.normal(size=n)
+    resp = np.zeros(n)
+    for t in range(1, n):
+        resp[t] = 0.3 * resp[t - 1] - 0.5 * shock[t] + 0.2 * shock[t - 1] + rng.normal()
+    frame = pd.DataFrame({"s": shock, "y": resp}, index=pd.RangeIndex(n))
+    lp = liq.local_projections(frame, shock="s", response="y", horizons=3, lags=2).table
+    for h in range(4):
+        target = frame["y"].rolling(h + 1).sum().shift(-h)  # y_t + ... + y_{t+h}
+        x = pd.DataFrame(
+            {
+                "s": frame["s"],
+                "y1": frame["y"].shift(1),
+                "s1": frame["s"].shift(1),
+                "y2": frame["y"].shift(2),
+                "s2": frame["s"].shift(2),
+            }
+        )
+        data = pd.concat([target.rename("t"), x], axis=1).dropna()
+        ref = sm.OLS(data["t"], sm.add_constant(data.drop(columns="t"))).fit(
+            cov_type="HAC", cov_kwds={"maxlags": h + 1}
+        )
+        assert lp.loc[("all", h), "coef"] == pytest.approx(ref.params["s"], rel=1e-10)
+        assert lp.loc[("all", h), "se"] == pytest.approx(ref.bse["s"], rel=1e-10)
+    assert lp.loc[("all", 0), "coef"] == pytest.approx(-0.5, abs=0.1)
+    state = pd.Series(np.arange(n) % 2 == 0, index=frame.index)
+    dep = liq.local_projections(frame, shock="s", response="y", horizons=1, state=state).table
+    assert set(dep.index.get_level_values("state")) == {"high", "low"}
+
+
+def test_var_multiplier_recovered_from_a_known_var() -> None:
+    rng = np.random.default_rng(7)
+    a = np.array([[0.4, -0.3], [0.1, 0.2]])  # order (liq, ret): liq_{t-1} lowers ret_t
+    chol = np.array([[1.0, 0.0], [-0.5, 1.0]])
+    n = 20000
+    x = np.zeros((n, 2))
+    for t in range(1, n):
+        x[t] = a @ x[t - 1] + chol @ rng.standard_normal(2)
+    frame = pd.DataFrame(x, columns=["long_share", "ret"])
+    est = liq.var_feedback(frame, maxlags=1, horizon=10, draws=300)
+    cum = sum(np.linalg.matrix_power(a, h) for h in range(11)) @ chol
+    cut = a.copy()
+    cut[1, 0] = 0.0
+    cum_cut = sum(np.linalg.matrix_power(cut, h) for h in range(11)) @ chol
+    truth, truth_cut = cum[1, 1] / chol[1, 1], cum_cut[1, 1] / chol[1, 1]
+    table = est.table
+    assert table.loc["multiplier", "estimate"] == pytest.approx(truth, abs=0.05)
+    assert table.loc["multiplier_no_feedback", "estimate"] == pytest.approx(truth_cut, abs=0.05)
+    assert table.loc["multiplier", "lo_90"] < truth < table.loc["multiplier", "hi_90"]
+    assert est.extra["granger_p_liq_to_ret"] < 1e-6
+
+
+def test_bad_inputs() -> None:
+    ds = _simulate(n_assets=2, n_days=100)
+    with pytest.raises(ValueError, match="cannot be split into long"):
+        liq.elasticity(ds.drop_vars("short_share"))
+    with pytest.raises(ValueError, match="scale must be"):
+        liq.elasticity(ds, scale="pct")  # type: ignore[arg-type]
+    short = liq.elasticity(ds.isel(time=slice(0, 30))).table
+    assert short["status"].str.contains("only 30 complete days").all()
+    with pytest.raises(ValueError, match="not a bar of the panel"):
+        liq.attribute_event(ds, "2031-01-01")
+    with pytest.raises(ValueError, match="at least 50 complete bars"):
+        liq.var_feedback(ds.sel(asset="C0").to_dataframe().iloc[:20])
+
+
+@pytest.fixture(scope="module")
+def real_panel(mirror) -> xr.Dataset:  # type: ignore[no-untyped-def]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # yfinance/pandas chatter is not ours
+        return liquidation_panel(data_dir=mirror)
+
+
+def test_real_panel_and_flagship_attribution(real_panel: xr.Dataset) -> None:
+    ds = real_panel
+    assert list(ds["asset"].values) == ["ADA", "BNB", "BTC", "DOGE", "ETH", "SOL", "XRP"]
+    day = ds.sel(time="2025-01-27")
+    btc = day.sel(asset="BTC")
+    assert float(btc["long_usd"]) == pytest.approx(83.4e6, rel=0.01)
+    assert float(btc["long_share"]) == pytest.approx(
+        float(btc["long_usd"]) / float(ds["oi_usd"].sel(asset="BTC", time="2025-01-26")), rel=1e-12
+    )
+    panel = liq.panel_elasticity(real_panel).table
+    assert panel.loc["long", "coef"] < 0
+    assert panel.loc["long", "p"] < 0.01
+    att = liq.attribute_event(real_panel, "2025-01-27")
+    assert len(att) == 7
+    assert (att["observed"] > 0).all()
+    assert np.isfinite(att["predicted"]).all()
+
+
+def test_mismatched_symbols_are_named(mirror) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(ValueError, match="FOO"):
+        liquidation_panel(["BTC", "FOO"], data_dir=mirror)
