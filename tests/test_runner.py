@@ -77,7 +77,7 @@ def test_flagship_run_writes_everything(flagship: RunRecord, build: Path) -> Non
     out = Path(flagship.output)
     assert out == build.resolve() / "runs" / "deepseek-2025-01-27"
     names = [p.stem for p in notebook_paths()]
-    assert names == ["00_data_overview", "10_event_study"]
+    assert names == ["00_data_overview", "10_event_study", "30_liquidations"]
     for name in names:
         assert (out / f"{name}.ipynb").is_file()
     for fig in ("price_paths_daily", "price_paths_hourly", "car_paths_daily", "car_paths_hourly"):
@@ -90,6 +90,9 @@ def test_flagship_run_writes_everything(flagship: RunRecord, build: Path) -> Non
     with xr.open_dataset(out / "results" / "event_study_hourly.nc", engine="scipy") as ds:
         btc = ds["abnormal_return"].sel(asset="BTCUSDT").isel(event=0)
         assert float(btc.sel(rel=slice(0, 6)).sum()) < -0.025
+    pooled = (out / "results" / "liquidation_elasticity_pooled.csv").read_text()
+    assert pooled.splitlines()[0].startswith("side,coef,se")
+    assert (out / "figures" / "liquidation_irf_btc.png").is_file()
     summary = json.loads((out / "summary.json").read_text())
     assert summary["status"] == "ok"
     assert summary["parameters"]["event"] == "deepseek-2025-01-27"

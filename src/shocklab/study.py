@@ -288,3 +288,44 @@ def normalised_prices(prices: xr.Dataset, day0: Any, before: int, after: int) ->
     out = pd.DataFrame(100 * window / base)
     out.index.name = "time"
     return out.replace([np.inf, -np.inf], np.nan)
+
+
+def dates_around(spec: EventSpec, before: int, after: int) -> tuple[str, str]:
+    """ISO dates ``before`` days before and ``after`` days after the event date."""
+    return (
+        (spec.date - dt.timedelta(days=before)).isoformat(),
+        (spec.date + dt.timedelta(days=after)).isoformat(),
+    )
+
+
+def liquidation_data(spec: EventSpec, data_dir: PathLike | None = None) -> xr.Dataset:
+    """The daily CoinGlass/Binance panel up to 60 days after the event (its whole history)."""
+    from shocklab.data.derivatives import liquidation_panel
+
+    end = pd.Timestamp(spec.date) + pd.Timedelta(days=60)
+    return liquidation_panel(
+        start="2020-12-23", end=min(end, pd.Timestamp("2025-08-31")), data_dir=data_dir
+    )
+
+
+def liquidation_headline(
+    spec: EventSpec, panel_fit: Any, attribution: pd.DataFrame, feedback: Any
+) -> str:
+    """Markdown paragraph with the pooled elasticity, the event's excess liquidations and the
+    VAR feedback share -- every number read from the estimates."""
+    long = panel_fit.table.loc["long"]
+    worst_asset = str(attribution["excess"].idxmax())
+    worst = attribution.loc[worst_asset]
+    share = feedback.table.loc["feedback_share"]
+    mult = feedback.table.loc["multiplier"]
+    return (
+        f"Pooled elasticity (asset fixed effects, Driscoll-Kraay): {long['coef']:+.1f} bp per 1 % "
+        f"of open interest liquidated (se {long['se']:.1f}, p = {long['p']:.2g}). On "
+        f"{spec.date}, {worst_asset} saw the largest excess "
+        f"long liquidations over what its return predicts: {worst['excess']:+.3f} % of OI "
+        f"(observed {worst['observed']:.3f}, predicted {worst['predicted']:.3f} +/- "
+        f"{worst['se']:.3f}). BTC's VAR amplification multiplier is {mult['estimate']:.2f} "
+        f"(90 %: {mult['lo_90']:.2f}-{mult['hi_90']:.2f}); the feedback loop accounts for "
+        f"{share['estimate'] * 100:.1f} % of the cumulative move (90 %: "
+        f"{share['lo_90'] * 100:.1f} to {share['hi_90'] * 100:.1f} %)."
+    )

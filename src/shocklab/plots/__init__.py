@@ -5,5 +5,13 @@ result's standard errors).
 """
 
 from shocklab.plots.event_study import plot_car_paths, plot_price_paths, plot_test_table
+from shocklab.plots.liquidation import plot_elasticities, plot_irf, plot_liquidations
 
-__all__ = ["plot_car_paths", "plot_price_paths", "plot_test_table"]
+__all__ = [
+    "plot_car_paths",
+    "plot_elasticities",
+    "plot_irf",
+    "plot_liquidations",
+    "plot_price_paths",
+    "plot_test_table",
+]
