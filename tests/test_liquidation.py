@@ -158,6 +158,12 @@ def test_real_panel_and_flagship_attribution(real_panel: xr.Dataset) -> None:
     assert float(btc["long_share"]) == pytest.approx(
         float(btc["long_usd"]) / float(ds["oi_usd"].sel(asset="BTC", time="2025-01-26")), rel=1e-12
     )
+    # three 8-hourly settlements per day, summed (BTC funding is a few bp per settlement)
+    assert 0 < abs(float(btc["funding"])) < 0.003
+    lp = liq.local_projections(
+        ds.sel(asset="BTC").to_dataframe(), shock="long_share", response="funding", horizons=3
+    ).table
+    assert np.isfinite(lp["coef"]).all()
     panel = liq.panel_elasticity(real_panel).table
     assert panel.loc["long", "coef"] < 0
     assert panel.loc["long", "p"] < 0.01
@@ -170,3 +176,63 @@ def test_real_panel_and_flagship_attribution(real_panel: xr.Dataset) -> None:
 def test_mismatched_symbols_are_named(mirror) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(ValueError, match="FOO"):
         liquidation_panel(["BTC", "FOO"], data_dir=mirror)
+
+
+def test_zero_open_interest_gives_nan_shares_and_a_warning(mirror, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A copy of the real OI file with one BTC day zeroed: that day's next shares are NaN."""
+    import gzip
+    import shutil
+
+    from shocklab.data import DataQualityWarning
+
+    root = tmp_path / "mirror"
+    for rel in (
+        "derivatives/coinglass_agg_daily",
+        "crypto/binance/spot/1d",
+        "crypto/binance/usdm-funding",
+    ):
+        (root / rel).mkdir(parents=True)
+    for name in ("liquidation_agg_1d.csv.gz",):
+        shutil.copy(
+            mirror / "derivatives/coinglass_agg_daily" / name,
+            root / "derivatives/coinglass_agg_daily",
+        )
+    with gzip.open(mirror / "derivatives/coinglass_agg_daily/futures_oi_agg_1d.csv.gz", "rt") as f:
+        oi = pd.read_csv(f)
+    day = oi["ts_utc"].astype(str).str.startswith("2025-01-26") & (oi["symbol"] == "BTC")
+    oi.loc[day, [c for c in oi.columns if c.startswith("oi_")]] = 0.0
+    with gzip.open(root / "derivatives/coinglass_agg_daily/futures_oi_agg_1d.csv.gz", "wt") as f:
+        oi.to_csv(f, index=False)
+    shutil.copy(mirror / "crypto/binance/spot/1d/BTCUSDT.csv", root / "crypto/binance/spot/1d")
+    with pytest.warns(DataQualityWarning, match="1 asset-days have liquidations but no usable"):
+        ds = liquidation_panel(["BTC"], "2025-01-01", "2025-02-01", data_dir=root)
+    assert np.isnan(float(ds["long_share"].sel(asset="BTC", time="2025-01-27")))
+    assert np.isfinite(float(ds["long_share"].sel(asset="BTC", time="2025-01-28")))
+    assert np.isnan(ds["funding"]).all()  # no funding file in this root: NaN, not an error
+
+
+def test_hourly_coinglass_btc_export_parses(mirror) -> None:  # type: ignore[no-untyped-def]
+    """The hourly path: CoinGlass' BTC export (no symbol column, epoch-ms and ISO stamps)."""
+    from shocklab.data.sources.coinglass import read_liquidation_csv
+
+    path = mirror / "derivatives/coinglass_btc_1h/coinglass_BTC_liquidation_1h.csv.gz"
+    frames = read_liquidation_csv(
+        path,
+        columns={"time": "datetime_utc", "long_usd": "longUsd", "short_usd": "shortUsd"},
+        source_name="CoinGlass hourly BTC",
+        completeness="complete",
+        symbol="BTC",
+    )
+    btc = frames["BTC"]
+    assert str(btc.index[0]) == "2025-12-01 00:00:00"  # naive UTC, the package's convention
+    assert btc["long_usd"].iloc[0] == pytest.approx(53326819.56242)
+    assert (btc.index.to_series().diff().dropna() >= pd.Timedelta(hours=1)).all()
+    assert btc.attrs["completeness"] == "complete"
+    with pytest.raises(ValueError, match="without a side cannot be split"):
+        read_liquidation_csv(
+            path,
+            columns={"time": "datetime_utc", "long_usd": "totalUsd"},
+            source_name="x",
+            completeness="complete",
+            symbol="BTC",
+        )

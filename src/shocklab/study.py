@@ -302,6 +302,14 @@ def liquidation_data(spec: EventSpec, data_dir: PathLike | None = None) -> xr.Da
     """The daily CoinGlass/Binance panel up to 60 days after the event (its whole history)."""
     from shocklab.data.derivatives import liquidation_panel
 
+    first, last = pd.Timestamp("2021-01-01"), pd.Timestamp("2025-08-31")
+    if not first <= pd.Timestamp(spec.date) <= last:
+        msg = (
+            f"the CoinGlass daily liquidation panel covers {first.date()} .. {last.date()}; "
+            f"{spec.id} ({spec.date}) lies outside, so its liquidation study cannot run. Fetch "
+            "CoinGlass history for the date (shocklab.data.fetch.fetch_coinglass)"
+        )
+        raise CoverageError(msg)
     end = pd.Timestamp(spec.date) + pd.Timedelta(days=60)
     return liquidation_panel(
         start="2020-12-23", end=min(end, pd.Timestamp("2025-08-31")), data_dir=data_dir

@@ -18,7 +18,13 @@ import pandas as pd
 import xarray as xr
 
 from shocklab.data.errors import DataQualityWarning
-from shocklab.data.loaders import TimeLike, open_liquidations, open_open_interest, open_prices
+from shocklab.data.loaders import (
+    TimeLike,
+    open_funding,
+    open_liquidations,
+    open_open_interest,
+    open_prices,
+)
 
 
 def liquidation_panel(
@@ -33,6 +39,8 @@ def liquidation_panel(
     - ``ret``: log return of the Binance spot close, UTC day ``t-1`` -> ``t`` (log points);
     - ``long_usd``, ``short_usd``: liquidations during UTC day ``t`` (USD; ``lower_bound``);
     - ``oi_usd``: open interest at the close of day ``t``; ``oi_lag`` at the close of ``t-1``;
+    - ``funding``: Binance USD-M funding paid over UTC day ``t`` (sum of the settlements'
+      rates, fraction; NaN where the asset has no funding file or no settlement that day);
     - ``long_share``, ``short_share``: liquidations over ``oi_lag`` (fraction of the open
       interest at the start of the day). Zero or missing open interest gives NaN shares and a
       :class:`DataQualityWarning` counting them; nothing is filled.
@@ -64,9 +72,11 @@ def liquidation_panel(
             DataQualityWarning,
             stacklevel=2,
         )
+    funding = _daily_funding(pairs, assets, time, start, end, data_dir)
     ds = xr.Dataset(
         {
             "ret": ret.drop_vars([c for c in ret.coords if c not in ("time", "asset")]),
+            "funding": funding,
             "long_usd": liq["long_usd"],
             "short_usd": liq["short_usd"],
             "oi_usd": oi["oi_usd"],
@@ -79,6 +89,7 @@ def liquidation_panel(
     ds["ret"].attrs = {"units": "log points", "description": "Binance spot close-to-close, UTC day"}
     ds["long_share"].attrs = {"units": "1", "description": "long liquidations / OI(t-1)"}
     ds["short_share"].attrs = {"units": "1", "description": "short liquidations / OI(t-1)"}
+    ds["funding"].attrs = {"units": "1", "description": "sum of funding rates settled in the day"}
     ds.attrs = {
         "source": f"{liq.attrs.get('source_file')} + {oi.attrs.get('source_file')} + Binance 1d",
         "liquidation_sha256": str(liq.attrs.get("sha256")),
@@ -87,3 +98,28 @@ def liquidation_panel(
         "frequency": "1d (UTC)",
     }
     return ds
+
+
+def _daily_funding(
+    pairs: Sequence[str],
+    assets: Sequence[str],
+    time: pd.DatetimeIndex,
+    start: TimeLike,
+    end: TimeLike,
+    data_dir: str | os.PathLike[str] | None,
+) -> xr.DataArray:
+    """Daily sum of funding settlements per asset on the ``time`` grid (NaN without data)."""
+    out = xr.DataArray(
+        np.full((len(time), len(assets)), np.nan),
+        dims=("time", "asset"),
+        coords={"time": time, "asset": list(assets)},
+    )
+    for pair, asset in zip(pairs, assets, strict=True):
+        try:
+            rates = open_funding(pair, start, end, data_dir=data_dir)["funding_rate"]
+        except (ValueError, OSError):  # no funding file for this pair: leave NaN
+            continue
+        series = rates.sel(asset=pair).to_series().dropna()
+        daily = series.groupby(pd.DatetimeIndex(series.index).floor("D")).sum()
+        out.loc[{"asset": asset}] = daily.reindex(time).to_numpy()
+    return out

@@ -10,6 +10,7 @@ symbol per second; exchange subsets) or ``"unknown"``.
 
 from __future__ import annotations
 
+import io
 import os
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
@@ -18,7 +19,13 @@ import numpy as np
 import pandas as pd
 
 from shocklab.data.errors import DataFileError, FetchError
-from shocklab.data.sources.mirror import Source, clean_frame, epoch_to_utc, read_long_panel
+from shocklab.data.sources.mirror import (
+    Source,
+    clean_frame,
+    epoch_to_utc,
+    read_csv_checked,
+    read_long_panel,
+)
 
 Completeness = Literal["complete", "lower_bound", "unknown"]
 API_KEY_ENV = "COINGLASS_API_KEY"
@@ -70,12 +77,20 @@ def read_liquidation_csv(
     source_name: str,
     completeness: Completeness,
     symbols: Sequence[str] | None = None,
+    symbol: str | None = None,
 ) -> dict[str, pd.DataFrame]:
     """A user's long-format liquidation file -> one ``long_usd, short_usd`` frame per symbol.
 
     ``columns`` maps ``time``, ``symbol``, ``long_usd`` and ``short_usd`` to the file's names.
-    A file with a single ``side``-less amount column cannot be split and is rejected.
+    A single-asset file without a symbol column (e.g. CoinGlass' hourly BTC export) takes
+    ``symbol="BTC"`` instead of a ``symbol`` mapping. A file with a single ``side``-less amount
+    column cannot be split and is rejected.
     """
+    if symbol is not None and "symbol" not in columns:
+        frame = read_csv_checked(source)
+        frame["__symbol__"] = symbol
+        source = io.StringIO(frame.to_csv(index=False))
+        columns = {**columns, "symbol": "__symbol__"}
     need = {"time", "symbol", "long_usd", "short_usd"}
     missing = need - set(columns)
     if missing:
