@@ -236,3 +236,26 @@ def test_hourly_coinglass_btc_export_parses(mirror) -> None:  # type: ignore[no-
             completeness="complete",
             symbol="BTC",
         )
+
+
+def test_liquidation_plots_show_the_estimates() -> None:
+    import matplotlib as mpl
+
+    mpl.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from shocklab.plots import plot_elasticities, plot_irf, plot_liquidations
+
+    ds = _simulate(n_assets=3, n_days=400)
+    fig, (a, b, c) = plt.subplots(3, 1, figsize=(8, 10))
+    plot_liquidations(ds, "C0", "2020-01-01", "2020-01-31", ax=a)
+    assert len(a.patches) == 2 * 31  # long and short bars per day
+    assert a.patches[0].get_height() == pytest.approx(-ds["long_usd"].values[0, 0] / 1e6)
+    est = liq.elasticity(ds)
+    plot_elasticities(est, ax=b)
+    points = np.asarray(b.lines[0].get_ydata(), dtype=float)
+    np.testing.assert_allclose(points, est.table.xs("long", level="side")["coef"].to_numpy())
+    var = liq.var_feedback(ds.sel(asset="C0").to_dataframe(), draws=50, horizon=5)
+    plot_irf(var, ax=c)
+    assert len(c.lines) == 4 + 1  # four shock -> response pairs and the zero line
+    plt.close(fig)

@@ -108,7 +108,7 @@ def _data_files(out: Path) -> dict[str, str]:
     return files
 
 
-def _notebook_argument(spec: EventSpec, event: str) -> str:
+def _notebook_argument(spec: EventSpec) -> str:
     """What the notebooks receive as ``event``: the registry id, or the ad-hoc ISO date."""
     return spec.date.isoformat() if spec.adhoc else spec.id
 
@@ -133,7 +133,7 @@ def run_event(
     spec = resolve_event(event)
     parameters = check_parameters(
         {
-            "event": _notebook_argument(spec, event),
+            "event": _notebook_argument(spec),
             "data_dir": str(data_dir or ""),
             "output_dir": "",
             "scheduler": scheduler,

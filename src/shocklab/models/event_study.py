@@ -24,7 +24,9 @@ from typing import Any, Literal, cast
 import numpy as np
 import pandas as pd
 import xarray as xr
+from scipy import stats
 
+from shocklab import __version__
 from shocklab.models import _kernels as k
 from shocklab.models._kernels import ModelName
 from shocklab.universe import Universe, load_universe
@@ -537,8 +539,6 @@ def event_study(
     )
     with np.errstate(invalid="ignore", divide="ignore"):
         asset_t = car / np.sqrt(car_var_h)
-    from scipy import stats
-
     asset_p = 2.0 * stats.t.sf(np.abs(asset_t), dof[..., None])
 
     group_map = _group_map(returns, groups, assets)
@@ -654,7 +654,13 @@ def event_study(
     parameters = {
         "model": model,
         "market": market if isinstance(market, str | type(None)) else "custom",
-        "factors": list(factors) if isinstance(factors, Sequence) else factors is not None,
+        "factors": (
+            None
+            if factors is None
+            else "DataArray"
+            if isinstance(factors, xr.DataArray)
+            else [str(f) for f in factors]
+        ),
         "estimation": estimation,
         "gap": gap,
         "window": list(window),
@@ -664,8 +670,6 @@ def event_study(
         "kind": kind,
         "events": {e: str(nominal[e]) for e in event_ids},
     }
-    from shocklab import __version__
-
     ds.attrs = {
         "title": "shocklab event study",
         "parameters": json.dumps(parameters, sort_keys=True),

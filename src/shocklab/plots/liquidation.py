@@ -8,19 +8,13 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from shocklab.plots.event_study import _axes
+
 if TYPE_CHECKING:
     import xarray as xr
     from matplotlib.axes import Axes
 
     from shocklab.models.liquidation import Estimates
-
-
-def _axes(ax: Axes | None) -> Axes:
-    if ax is not None:
-        return ax
-    import matplotlib.pyplot as plt
-
-    return plt.subplots(figsize=(9, 4.5), layout="constrained")[1]
 
 
 def plot_liquidations(
