@@ -27,12 +27,9 @@ import matplotlib.pyplot as plt
 from IPython.display import Markdown
 
 from shocklab import study
-from shocklab.events import resolve_event
 from shocklab.plots import plot_price_paths
 
-spec = resolve_event(event)
-out = study.output_folder(output_dir)
-client = study.connect(scheduler)
+spec, out, client = study.setup(event, output_dir, scheduler)
 Markdown(f"**{spec.label}** — {spec.date.isoformat()}: {spec.description}")
 
 # %% [markdown]

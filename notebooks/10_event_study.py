@@ -30,12 +30,9 @@ import matplotlib.pyplot as plt
 from IPython.display import Markdown
 
 from shocklab import study
-from shocklab.events import resolve_event
 from shocklab.plots import plot_car_paths, plot_test_table
 
-spec = resolve_event(event)
-out = study.output_folder(output_dir)
-client = study.connect(scheduler)
+spec, out, client = study.setup(event, output_dir, scheduler)
 Markdown(f"**{spec.label}** — {spec.date.isoformat()}, windows: {spec.windows}")
 
 # %% [markdown]

@@ -29,13 +29,10 @@ import matplotlib.pyplot as plt
 from IPython.display import Markdown
 
 from shocklab import study
-from shocklab.events import resolve_event
 from shocklab.models import liquidation
 from shocklab.plots import plot_elasticities, plot_irf, plot_liquidations
 
-spec = resolve_event(event)
-out = study.output_folder(output_dir)
-client = study.connect(scheduler)
+spec, out, client = study.setup(event, output_dir, scheduler)
 panel = study.liquidation_data(spec, data_dir or None)
 
 # %% [markdown]

@@ -249,7 +249,7 @@ def test_same_panel_on_a_distributed_cluster() -> None:
     local = panel.compute(scheduler="threads")
     with (
         LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
+            n_workers=2, threads_per_worker=1, processes=False, dashboard_address=":0"
         ) as cluster,
         Client(cluster) as client,
     ):

@@ -316,8 +316,9 @@ def run_batch(
     if not scheduler and workers > 1:
         from dask.distributed import LocalCluster
 
+        # ":0": a free port for the dashboard, so concurrent batches never collide on 8787
         cluster = LocalCluster(
-            n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None
+            n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0"
         )
         scheduler = str(cluster.scheduler_address)
     records: list[RunRecord] = []

@@ -20,7 +20,7 @@ import xarray as xr
 from shocklab.config import build_root, data_root
 from shocklab.data import CoverageError, hourly_panel, nyse_close_panel, returns
 from shocklab.data.catalog import Catalog
-from shocklab.events import EventSpec
+from shocklab.events import EventSpec, resolve_event
 from shocklab.models import EventStudyResult, event_study
 from shocklab.universe import load_universe
 
@@ -53,6 +53,12 @@ def connect(scheduler: str = "") -> Any:
     from dask.distributed import Client
 
     return Client(scheduler, timeout="30s")
+
+
+def setup(event: str, output_dir: PathLike, scheduler: str = "") -> tuple[EventSpec, Path, Any]:
+    """A notebook's validation cell: the event (:func:`resolve_event`), the output folder
+    (inside build/) and the dask client (None for local threads)."""
+    return resolve_event(event), output_folder(output_dir), connect(scheduler)
 
 
 @dataclass(frozen=True)
