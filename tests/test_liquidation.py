@@ -259,3 +259,17 @@ def test_liquidation_plots_show_the_estimates() -> None:
     plot_irf(var, ax=c)
     assert len(c.lines) == 4 + 1  # four shock -> response pairs and the zero line
     plt.close(fig)
+
+
+def test_missing_days_are_dropped_not_bridged() -> None:
+    ds = _simulate(n_assets=2, n_days=600)
+    holed = ds.copy(deep=True)
+    holed["ret"][100:110, 0] = np.nan  # ten missing days for C0
+    full = liq.elasticity(ds).table
+    gap = liq.elasticity(holed).table
+    assert gap.loc[("C0", "long"), "nobs"] == full.loc[("C0", "long"), "nobs"] - 10
+    assert gap.loc[("C1", "long"), "coef"] == pytest.approx(full.loc[("C1", "long"), "coef"])
+    frame = holed.sel(asset="C0").to_dataframe()
+    with pytest.warns(UserWarning, match="longest gap-free stretch"):
+        est = liq.var_feedback(frame, maxlags=2, draws=50)
+    assert est.extra["nobs"] == 490 - est.extra["lags"]  # days 110..599 less the initial lags

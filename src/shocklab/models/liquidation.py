@@ -17,6 +17,7 @@ Granger tests, impulse responses and the amplification multiplier of the feedbac
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -355,14 +356,29 @@ def var_feedback(
     """
     from statsmodels.tsa.api import VAR
 
-    data = series[[liq, ret]].dropna().astype(float)
+    data = series[[liq, ret]].astype(float)
+    complete = data.notna().all(axis=1).to_numpy()
+    # lags must not bridge a gap: keep the longest run of consecutive complete bars
+    run_id = np.cumsum(~complete)
+    lengths = np.bincount(run_id, weights=complete)
+    best = int(np.argmax(lengths))
+    keep = complete & (run_id == best)
+    if keep.sum() < complete.sum():
+        warnings.warn(
+            f"{int(complete.sum() - keep.sum())} complete bars lie outside the longest gap-free "
+            f"stretch ({int(keep.sum())} bars) and are left out of the VAR, whose lags must not "
+            "bridge missing bars",
+            UserWarning,
+            stacklevel=2,
+        )
+    data = data[keep]
     if len(data) < 10 * maxlags:
         msg = f"var_feedback needs at least {10 * maxlags} complete bars, has {len(data)}"
         raise ValueError(msg)
-    fit = VAR(data).fit(maxlags=maxlags, ic="aic", trend="c")
+    fit = VAR(data.reset_index(drop=True)).fit(maxlags=maxlags, ic="aic", trend="c")
     p = max(fit.k_ar, 1)
     if fit.k_ar == 0:
-        fit = VAR(data).fit(1, trend="c")
+        fit = VAR(data.reset_index(drop=True)).fit(1, trend="c")
     impact = np.linalg.cholesky(fit.sigma_u.to_numpy())
     names = list(data.columns)
     r_i, l_i = names.index(ret), names.index(liq)
