@@ -5,7 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
+import statsmodels.api as sm
 import xarray as xr
 
 from shocklab.data import hourly_panel, nyse_close_panel, returns
@@ -38,6 +40,14 @@ def test_ai_hardware_and_power_fall_hard_against_qqq(daily_returns: xr.DataArray
         assert ds["asset_p"].sel(asset=asset) < 0.001, asset
     # NVDA: raw -16.9 % close to close (log -0.185); beta > 1 to QQQ leaves AR about -12 %
     assert float(ds["car"].sel(asset="NVDA")) == pytest.approx(-0.124, abs=0.01)
+    # independently: statsmodels OLS on the same 250-bar estimation window (gap 10, w1 = -5)
+    nvda = daily_returns.sel(asset="NVDA").to_series()
+    qqq = daily_returns.sel(asset="QQQ").to_series()
+    at = nvda.index.get_loc(pd.Timestamp("2025-01-27"))
+    est = slice(at - 5 - 10 - 250, at - 5 - 10)
+    fit = sm.OLS(nvda.iloc[est], sm.add_constant(qqq.iloc[est]), missing="drop").fit()
+    expected = nvda.iloc[at] - fit.params.iloc[0] - fit.params.iloc[1] * qqq.iloc[at]
+    assert float(ds["car"].sel(asset="NVDA")) == pytest.approx(expected, rel=1e-9)
     semis = res.dataset.sel(event="deepseek", group="semis", horizon="CAR(-1,+1)")
     assert semis["caar"] < -0.05
     assert semis["test_p_value"].sel(test="kp_bmp") < 0.05

@@ -204,8 +204,11 @@ def test_zero_open_interest_gives_nan_shares_and_a_warning(mirror, tmp_path) -> 
     with gzip.open(root / "derivatives/coinglass_agg_daily/futures_oi_agg_1d.csv.gz", "wt") as f:
         oi.to_csv(f, index=False)
     shutil.copy(mirror / "crypto/binance/spot/1d/BTCUSDT.csv", root / "crypto/binance/spot/1d")
-    with pytest.warns(DataQualityWarning, match="1 asset-days have liquidations but no usable"):
+    with pytest.warns(DataQualityWarning) as rec:
         ds = liquidation_panel(["BTC"], "2025-01-01", "2025-02-01", data_dir=root)
+    messages = [str(w.message) for w in rec]
+    assert any("1 asset-days have liquidations but no usable" in m for m in messages)
+    assert any("no funding for BTCUSDT" in m for m in messages)  # flagged, not silent
     assert np.isnan(float(ds["long_share"].sel(asset="BTC", time="2025-01-27")))
     assert np.isfinite(float(ds["long_share"].sel(asset="BTC", time="2025-01-28")))
     assert np.isnan(ds["funding"]).all()  # no funding file in this root: NaN, not an error

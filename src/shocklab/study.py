@@ -305,21 +305,23 @@ def dates_around(spec: EventSpec, before: int, after: int) -> tuple[str, str]:
 
 
 def liquidation_data(spec: EventSpec, data_dir: PathLike | None = None) -> xr.Dataset:
-    """The daily CoinGlass/Binance panel up to 60 days after the event (its whole history)."""
+    """The daily CoinGlass/Binance panel from its start to 60 days after the event; a clear
+    error when the event lies outside the liquidation data."""
     from shocklab.data.derivatives import liquidation_panel
 
-    first, last = pd.Timestamp("2021-01-01"), pd.Timestamp("2025-08-31")
-    if not first <= pd.Timestamp(spec.date) <= last:
+    panel = liquidation_panel(data_dir=data_dir)  # the source's whole history
+    day = pd.Timestamp(spec.date)
+    has_data = panel["long_usd"].notnull().any("asset")  # noqa: PD004 (xarray API)
+    covered = panel["time"].values[has_data.values]
+    if covered.size == 0 or not covered[0] <= day <= covered[-1]:
+        span = f"{covered[0]} .. {covered[-1]}" if covered.size else "nothing"
         msg = (
-            f"the CoinGlass daily liquidation panel covers {first.date()} .. {last.date()}; "
-            f"{spec.id} ({spec.date}) lies outside, so its liquidation study cannot run. Fetch "
-            "CoinGlass history for the date (shocklab.data.fetch.fetch_coinglass)"
+            f"the liquidation panel in this data root covers {span}; {spec.id} ({spec.date}) "
+            "lies outside, so its liquidation study cannot run. Fetch CoinGlass history for the "
+            "date (shocklab.data.fetch.fetch_coinglass)"
         )
         raise CoverageError(msg)
-    end = pd.Timestamp(spec.date) + pd.Timedelta(days=60)
-    return liquidation_panel(
-        start="2020-12-23", end=min(end, pd.Timestamp("2025-08-31")), data_dir=data_dir
-    )
+    return panel.sel(time=slice(None, day + pd.Timedelta(days=60)))
 
 
 def liquidation_headline(

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from shocklab.data.errors import DataQualityWarning
+from shocklab.data.errors import CoverageError, DataFileError, DataQualityWarning
 from shocklab.data.loaders import (
     TimeLike,
     open_funding,
@@ -117,7 +117,12 @@ def _daily_funding(
     for pair, asset in zip(pairs, assets, strict=True):
         try:
             rates = open_funding(pair, start, end, data_dir=data_dir)["funding_rate"]
-        except (ValueError, OSError):  # no funding file for this pair: leave NaN
+        except (DataFileError, CoverageError) as exc:  # absent or out of range: flag, leave NaN
+            warnings.warn(
+                f"no funding for {pair}: {exc}; its funding column is NaN",
+                DataQualityWarning,
+                stacklevel=3,
+            )
             continue
         series = rates.sel(asset=pair).to_series().dropna()
         daily = series.groupby(pd.DatetimeIndex(series.index).floor("D")).sum()
