@@ -1,10 +1,13 @@
-"""Simulated market-model panels for Monte Carlo checks of event-study tests (size and power).
+"""Simulated data with a known truth: market-model panels for the event-study tests (size and
+power) and DCC-GARCH returns for the correlation models.
 
 Used by the benchmark ``benchmarks/bench_event_study.py`` and the slow tests; handy for users who
 want the size or power of a test for their own N, window and correlation.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -55,3 +58,46 @@ def simulate_market_model_panel(
         },
         attrs={"kind": "log"},
     )
+
+
+def simulate_dcc(
+    n_obs: int,
+    corr: np.ndarray[Any, Any],
+    *,
+    a: float = 0.05,
+    b: float = 0.9,
+    garch: tuple[float, float, float] = (0.05, 0.08, 0.9),
+    method: str = "dcc",
+    burn: int = 500,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """Returns from a DCC (or cDCC) GARCH(1,1) with Gaussian shocks and a known truth.
+
+    Each asset has ``sigma2_t = omega + alpha e_{t-1}^2 + beta sigma2_{t-1}`` in percent units
+    (``garch = (omega, alpha, beta)``); ``z_t ~ N(0, R_t)`` with ``R_t`` from ``Q_t`` (DCC or
+    cDCC recursion with target ``corr``); returns are ``sigma_t z_t / 100``. ``burn`` start-up
+    draws are discarded.
+    """
+    corr = np.asarray(corr, dtype=float)
+    n = corr.shape[0]
+    rng = np.random.default_rng(seed)
+    omega, alpha, beta = garch
+    total = n_obs + burn
+    sigma2 = np.full(n, omega / (1 - alpha - beta))
+    Q = corr.copy()
+    z_prev = np.zeros(n)
+    q_prev_diag = np.ones(n)
+    out = np.empty((total, n))
+    for t in range(total):
+        if t > 0:
+            zs = z_prev * np.sqrt(q_prev_diag) if method == "cdcc" else z_prev
+            Q = (1 - a - b) * corr + a * np.outer(zs, zs) + b * Q
+        d = np.sqrt(np.diag(Q))
+        R = Q / np.outer(d, d)
+        z = np.linalg.cholesky(R) @ rng.standard_normal(n)
+        e = np.sqrt(sigma2) * z
+        out[t] = e
+        sigma2 = omega + alpha * e * e + beta * sigma2
+        z_prev, q_prev_diag = z, np.diag(Q).copy()
+    index = pd.bdate_range("2000-01-03", periods=n_obs, name="time")
+    return pd.DataFrame(out[burn:] / 100, index=index, columns=[f"A{i}" for i in range(n)])
