@@ -1,5 +1,6 @@
 """Simulated data with a known truth: market-model panels for the event-study tests (size and
-power) and DCC-GARCH returns for the correlation models.
+power) and DCC-GARCH returns and
+switching regressions for the correlation and regime models.
 
 Used by the benchmark ``benchmarks/bench_event_study.py`` and the slow tests; handy for users who
 want the size or power of a test for their own N, window and correlation.
@@ -101,3 +102,30 @@ def simulate_dcc(
         z_prev, q_prev_diag = z, np.diag(Q).copy()
     index = pd.bdate_range("2000-01-03", periods=n_obs, name="time")
     return pd.DataFrame(out[burn:] / 100, index=index, columns=[f"A{i}" for i in range(n)])
+
+
+def simulate_switching_regression(
+    n_obs: int,
+    *,
+    const: tuple[float, ...] = (0.0, 0.0),
+    beta: tuple[float, ...] = (0.2, 1.0),
+    sigma: tuple[float, ...] = (1.0, 2.0),
+    stay: tuple[float, ...] = (0.98, 0.95),
+    seed: int = 0,
+) -> tuple[pd.DataFrame, np.ndarray[Any, Any]]:
+    """``(frame with y, x; true regime path)`` from a switching regression with known truth.
+
+    The chain stays in regime ``i`` with probability ``stay[i]`` and otherwise moves to the next
+    regime (cyclically); ``x ~ N(0, 1)``.
+    """
+    rng = np.random.default_rng(seed)
+    k = len(beta)
+    s = np.empty(n_obs, dtype=int)
+    s[0] = 0
+    for t in range(1, n_obs):
+        s[t] = s[t - 1] if rng.random() < stay[s[t - 1]] else (s[t - 1] + 1) % k
+    x = rng.standard_normal(n_obs)
+    e = rng.standard_normal(n_obs) * np.asarray(sigma)[s]
+    y = np.asarray(const)[s] + np.asarray(beta)[s] * x + e
+    index = pd.bdate_range("2010-01-04", periods=n_obs, name="time")
+    return pd.DataFrame({"y": y, "x": x}, index=index), s
