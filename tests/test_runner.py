@@ -8,6 +8,7 @@ import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import xarray as xr
 
@@ -77,7 +78,7 @@ def test_flagship_run_writes_everything(flagship: RunRecord, build: Path) -> Non
     out = Path(flagship.output)
     assert out == build.resolve() / "runs" / "deepseek-2025-01-27"
     names = [p.stem for p in notebook_paths()]
-    assert names == ["00_data_overview", "10_event_study", "30_liquidations"]
+    assert names == ["00_data_overview", "10_event_study", "20_regimes", "30_liquidations"]
     for name in names:
         assert (out / f"{name}.ipynb").is_file()
     for fig in ("price_paths_daily", "price_paths_hourly", "car_paths_daily", "car_paths_hourly"):
@@ -90,6 +91,14 @@ def test_flagship_run_writes_everything(flagship: RunRecord, build: Path) -> Non
     with xr.open_dataset(out / "results" / "event_study_hourly.nc", engine="scipy") as ds:
         btc = ds["abnormal_return"].sel(asset="BTCUSDT").isel(event=0)
         assert float(btc.sel(rel=slice(0, 6)).sum()) < -0.025
+    for fig in ("coupling_rolling_ewma", "coupling_dcc", "coupling_regimes", "coupling_breaks"):
+        assert (out / "figures" / f"{fig}.png").stat().st_size > 10_000
+    with xr.open_dataset(out / "results" / "coupling_dcc.nc", engine="scipy") as ds:
+        r = ds["dcc_corr"].sel(asset="BTCUSDT", asset_b="QQQ")
+        assert 0.2 < float(r.sel(time="2025-01-24")) < 0.7
+    fr = pd.read_csv(out / "results" / "coupling_forbes_rigobon.csv", index_col="pair")
+    assert {"rho_adj", "p_adj", "verdict"} <= set(fr.columns)
+    assert fr.loc["BTCUSDT~NVDA", "rho_adj"] < fr.loc["BTCUSDT~NVDA", "rho_event"]
     pooled = (out / "results" / "liquidation_elasticity_pooled.csv").read_text()
     assert pooled.splitlines()[0].startswith("side,coef,se")
     assert (out / "figures" / "liquidation_irf_btc.png").is_file()
@@ -122,6 +131,23 @@ def test_notebook_text_reads_numbers_from_results(flagship: RunRecord) -> None:
         )
         worst = str(car.idxmin("asset").values)
         assert f"{worst} {float(car.min()) * 100:+.1f} %" in headline
+
+
+def test_regimes_headline_reads_numbers_from_results(flagship: RunRecord) -> None:
+    import nbformat
+
+    nb = nbformat.read(Path(flagship.output) / "20_regimes.ipynb", as_version=4)
+    texts = [
+        o["data"]["text/markdown"]
+        for c in nb.cells
+        for o in c.get("outputs", [])
+        if "text/markdown" in o.get("data", {})
+    ]
+    headline = next(t for t in texts if "correlation by year" in t)
+    by_year = pd.read_csv(Path(flagship.output) / "results" / "coupling_by_year.csv", index_col=0)
+    assert f"2024 {by_year.loc[2024, 'BTCUSDT~QQQ']:.2f}" in headline
+    fr = pd.read_csv(Path(flagship.output) / "results" / "coupling_forbes_rigobon.csv", index_col=0)
+    assert f"**{fr.loc['BTCUSDT~QQQ', 'verdict']}**" in headline
 
 
 def _rendered(report: Path, profile: Path) -> dict[str, str]:

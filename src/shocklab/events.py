@@ -23,7 +23,13 @@ ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
 class Windows(BaseModel):
-    """Window lengths in bars: daily (NYSE sessions) and hourly (UTC hours)."""
+    """Window lengths in bars: daily (NYSE sessions) and hourly (UTC hours).
+
+    The regimes study adds ``rolling`` (rolling-correlation window, sessions), ``contagion``
+    (the Forbes--Rigobon event window, sessions relative to day 0; the baseline is the
+    estimation window) and ``regime_years`` (years of history before the event for the DCC,
+    Markov and break models).
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     estimation: int = Field(default=250, ge=20)
@@ -32,9 +38,16 @@ class Windows(BaseModel):
     hourly_estimation: int = Field(default=500, ge=20)
     hourly_gap: int = Field(default=24, ge=0)
     hourly_event: tuple[int, int] = (-6, 23)
+    rolling: int = Field(default=60, ge=10)
+    contagion: tuple[int, int] = (0, 20)
+    regime_years: int = Field(default=4, ge=1, le=20)
 
     @model_validator(mode="after")
     def _ordered(self) -> Windows:
+        lo, hi = self.contagion
+        if hi - lo < 9:
+            msg = f"contagion window {lo, hi} has {hi - lo + 1} sessions; use at least 10"
+            raise ValueError(msg)
         for name in ("event", "hourly_event"):
             lo, hi = getattr(self, name)
             if lo > 0 or hi < 0:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -345,3 +346,270 @@ def liquidation_headline(
         f"{share['estimate'] * 100:.1f} % of the cumulative move (90 %: "
         f"{share['lo_90'] * 100:.1f} to {share['hi_90'] * 100:.1f} %)."
     )
+
+
+# --- Tech-crypto coupling regimes (notebooks/20_regimes.py) -------------------------------
+
+
+def regime_span(spec: EventSpec) -> tuple[dt.date, dt.date]:
+    """``regime_years`` before the event to 90 days after it (calendar dates)."""
+    years = spec.windows.regime_years
+    return spec.date - dt.timedelta(days=round(365.25 * years)), spec.date + dt.timedelta(days=90)
+
+
+def _coupling_symbols(names: Sequence[str]) -> list[str]:
+    universe = load_universe()
+    out: list[str] = []
+    for name in names:
+        out.extend(universe.members(name) if name in universe.groups else [name])
+    return list(dict.fromkeys(out))
+
+
+def coupling_returns(spec: EventSpec, data_dir: PathLike | None = None) -> xr.DataArray:
+    """NYSE-synchronous daily log returns of every name the coupling study needs (computed),
+    over :func:`regime_span`; a clear error if the event lies outside the data."""
+    coupling = load_universe().coupling
+    wanted = _coupling_symbols(
+        [*coupling.crypto, *coupling.tech, *coupling.dcc, *coupling.regime_pair]
+    )
+    catalog = Catalog(data_root(data_dir))
+    present = [s for s in wanted if catalog.locate(s, "1h") or catalog.locate(s, "1d")]
+    start, end = regime_span(spec)
+    panel = nyse_close_panel(present, pd.Timestamp(start), pd.Timestamp(end), data_dir=data_dir)
+    rets = returns(panel.compute(), "log")
+    day = pd.Timestamp(spec.date)
+    for name in coupling.regime_pair:
+        series = rets.sel(asset=name).to_series().dropna() if name in present else pd.Series()
+        if series.empty or not series.index[0] < day <= series.index[-1]:
+            msg = (
+                f"{name} has no daily returns around {spec.date} in {catalog.root}; the event "
+                "lies outside the data coverage for the regimes study (pick a date inside it or "
+                "fetch the data)"
+            )
+            raise CoverageError(msg)
+    return rets
+
+
+def coupling_pairs(rets: xr.DataArray) -> tuple[xr.DataArray, xr.DataArray]:
+    """``(crypto, tech)`` returns per pair, from ``coupling`` in research/universe.yaml."""
+    from shocklab.models.correlation import pair_returns
+
+    coupling = load_universe().coupling
+    present = set(map(str, rets["asset"].values))
+    universe = load_universe()
+    crypto = [c for c in coupling.crypto if c in present or c in universe.groups]
+    tech = [t for t in coupling.tech if t in present]
+    return pair_returns(rets, crypto, tech)
+
+
+def correlation_by_year(x: xr.DataArray, y: xr.DataArray) -> pd.DataFrame:
+    """Pearson correlation per calendar year and pair (NYSE-synchronous daily returns)."""
+    rows = {}
+    for pair in x["pair"].values:
+        frame = pd.DataFrame(
+            {"x": x.sel(pair=pair).to_series(), "y": y.sel(pair=pair).to_series()}
+        ).dropna()
+        by_year = frame.groupby(pd.DatetimeIndex(frame.index).year)
+        rows[str(pair)] = by_year.apply(lambda g: g["x"].corr(g["y"]) if len(g) > 20 else np.nan)
+    table = pd.DataFrame(rows)
+    table.index.name = "year"
+    return table.round(3)
+
+
+def _session_position(x: xr.DataArray, spec: EventSpec) -> int:
+    index = pd.DatetimeIndex(x["time"].values)
+    pos = int(index.searchsorted(pd.Timestamp(spec.date)))
+    if pos >= len(index):
+        msg = f"{spec.date} is after the last session of the coupling panel ({index[-1].date()})"
+        raise CoverageError(msg)
+    return pos
+
+
+def contagion_table(spec: EventSpec, x: xr.DataArray, y: xr.DataArray) -> pd.DataFrame:
+    """Forbes--Rigobon per pair: baseline = the estimation window (``estimation`` sessions
+    ending ``gap`` before day 0), event = the ``contagion`` window around day 0."""
+    from shocklab.models.correlation import forbes_rigobon
+
+    w = spec.windows
+    at = _session_position(x, spec)
+    time = x["time"].values
+    b0, b1 = max(at - w.gap - w.estimation, 0), at - w.gap - 1
+    e0, e1 = at + w.contagion[0], min(at + w.contagion[1], len(time) - 1)
+    table = forbes_rigobon(x, y, base=list(time[b0 : b1 + 1]), event=list(time[e0 : e1 + 1]))
+    table.attrs = {
+        "base": f"{pd.Timestamp(time[b0]).date()}..{pd.Timestamp(time[b1]).date()}",
+        "event": f"{pd.Timestamp(time[e0]).date()}..{pd.Timestamp(time[e1]).date()}",
+    }
+    return table.round(4)
+
+
+def realized_coupling(
+    spec: EventSpec, data_dir: PathLike | None = None, days: int = 20
+) -> xr.Dataset:
+    """Realized correlation of each crypto asset with each tech name that has hourly bars,
+    from overlapping NYSE hours, pooled over ``days`` trading days, from a year before the
+    event to 90 days after. Empty (``attrs['note']`` says why) when no hourly tech data
+    cover the event."""
+    from shocklab.models.correlation import pair_returns, realized_correlation
+
+    coupling = load_universe().coupling
+    catalog = Catalog(data_root(data_dir))
+    universe = load_universe()
+    crypto = [c for c in coupling.crypto if c not in universe.groups and catalog.locate(c, "1h")]
+    tech = []
+    for name in coupling.tech:
+        sf = catalog.locate(name, "1h")
+        if (
+            sf is not None
+            and sf.first is not None
+            and sf.last is not None
+            and (
+                pd.Timestamp(sf.first).tz_localize(None)
+                < pd.Timestamp(spec.date)
+                <= pd.Timestamp(sf.last).tz_localize(None)
+            )
+        ):
+            tech.append(name)
+    if not crypto or not tech:
+        return xr.Dataset(
+            attrs={"note": f"no hourly tech bars around {spec.date} in {catalog.root}"}
+        )
+    start = pd.Timestamp(spec.date) - pd.Timedelta(days=365)
+    end = pd.Timestamp(spec.date) + pd.Timedelta(days=90)
+    panel = hourly_panel([*crypto, *tech], start, end, data_dir=data_dir).compute()
+    hx, hy = pair_returns(returns(panel, "log"), crypto, tech)
+    out = realized_correlation(hx, hy, days=days, min_bars=4 * days)
+    out.attrs["note"] = f"{days}-day realized correlation from overlapping NYSE hours"
+    return out
+
+
+def dcc_coupling(spec: EventSpec, rets: xr.DataArray) -> Any:
+    """Corrected DCC (Aielli) on the ``coupling.dcc`` assets over the regime span."""
+    from shocklab.models.dcc import fit_dcc
+
+    names = [n for n in load_universe().coupling.dcc if n in rets["asset"].values]
+    frame = pd.DataFrame(rets.sel(asset=names).to_pandas())
+    frame = frame[[c for c in frame.columns if frame[c].count() > 250]]
+    return fit_dcc(frame.dropna(how="all"), "cdcc")
+
+
+def regime_series(rets: xr.DataArray) -> tuple[pd.Series, pd.Series]:
+    """The ``regime_pair`` (crypto, tech) daily log returns in percent."""
+    left, right = load_universe().coupling.regime_pair
+    y = rets.sel(asset=left).to_series() * 100
+    x = rets.sel(asset=right).to_series() * 100
+    y.name, x.name = left, right
+    return y, x
+
+
+def markov_coupling(spec: EventSpec, rets: xr.DataArray, restarts: int = 10) -> Any:
+    """Two-regime switching regression of the crypto return on the tech return (percent)."""
+    from shocklab.models.markov import fit_markov
+
+    y, x = regime_series(rets)
+    return fit_markov(y, x, k_regimes=2, restarts=restarts, seed=0)
+
+
+def regime_around_event(spec: EventSpec, fit: Any) -> pd.DataFrame:
+    """Regime probabilities: forecast for day 0 from day -1, filtered and smoothed at day 0."""
+    index = pd.DatetimeIndex(fit.filtered.index)
+    at = int(index.searchsorted(pd.Timestamp(spec.date)))
+    if at == 0 or at >= len(index):
+        msg = f"{spec.date} is not inside the regime sample {index[0].date()}..{index[-1].date()}"
+        raise CoverageError(msg)
+    prior = fit.forecast(1, origin=index[at - 1]).iloc[0]
+    table = pd.DataFrame(
+        {
+            f"forecast from {index[at - 1].date()}": prior,
+            f"filtered {index[at].date()}": fit.filtered.iloc[at],
+            f"smoothed {index[at].date()}": fit.smoothed.iloc[at],
+        }
+    )
+    table["expected duration (sessions)"] = fit.durations
+    return table.round(4)
+
+
+def coupling_breaks(rets: xr.DataArray) -> Any:
+    """Bai--Perron breaks in the ``regime_pair`` regression (BIC, 15 % trimming)."""
+    from shocklab.models.breaks import structural_breaks
+
+    y, x = regime_series(rets)
+    return structural_breaks(y, x, max_breaks=5, trim=0.15, criterion="bic")
+
+
+def rolling_beta(rets: xr.DataArray, window: int) -> pd.Series:
+    """Rolling beta of the ``regime_pair`` crypto asset on its tech partner."""
+    from shocklab.models.correlation import pair_returns, rolling_correlation
+
+    left, right = load_universe().coupling.regime_pair
+    x, y = pair_returns(rets, [left], [right])
+    beta = rolling_correlation(x, y, window)["beta"].isel(pair=0).to_series()
+    beta.name = f"{window}-session beta of {left} on {right}"
+    return beta
+
+
+def coexceedance(rets: xr.DataArray, fit: Any) -> pd.DataFrame:
+    """Joint 5 % / 1 % lower-tail days of the regime pair, overall and by smoothed regime."""
+    from shocklab.models.correlation import tail_coexceedance
+
+    y, x = regime_series(rets)
+    return tail_coexceedance(y, x, quantiles=(0.05, 0.01), regimes=fit.most_likely()).round(3)
+
+
+def save_dataset(ds: xr.Dataset | xr.DataArray, out: Path, name: str) -> Path:
+    """Write a Dataset as ``results/<name>.nc`` (netCDF; string coords as fixed-width)."""
+    path = out / "results" / f"{name}.nc"
+    data = ds.to_dataset() if isinstance(ds, xr.DataArray) else ds
+    data = data.copy()
+    for c in list(data.coords) + list(data.data_vars):
+        if data[c].dtype == object:
+            data[c] = data[c].astype(str)
+    data.attrs = {
+        k: (str(v) if not isinstance(v, (int, float, str)) else v) for k, v in data.attrs.items()
+    }
+    data.to_netcdf(path, engine="scipy")
+    return path
+
+
+def regimes_headline(
+    spec: EventSpec,
+    by_year: pd.DataFrame,
+    contagion: pd.DataFrame,
+    around: pd.DataFrame,
+    dcc: Any,
+) -> str:
+    """Markdown paragraph on the coupling going into the shock -- every number from results."""
+    left, right = load_universe().coupling.regime_pair
+    pair = f"{left}~{right}"
+    lines = []
+    if pair in by_year:
+        years = ", ".join(f"{y} {v:.2f}" for y, v in by_year[pair].dropna().items())
+        lines.append(f"Daily {left}-{right} correlation by year: {years}.")
+    if pair in contagion.index:
+        row = contagion.loc[pair]
+        lines.append(
+            f"Forbes-Rigobon ({contagion.attrs.get('event', 'event window')} vs "
+            f"{contagion.attrs.get('base', 'baseline')}): raw correlation {row['rho_base']:.2f} -> "
+            f"{row['rho_event']:.2f} (p = {row['p_raw']:.3g}); adjusted for the {right} variance "
+            f"change (delta {row['delta']:+.2f}) {row['rho_adj']:.2f} (p = {row['p_adj']:.3g}): "
+            f"**{row['verdict']}**."
+        )
+    verdicts = contagion["verdict"].value_counts()
+    lines.append("Across all pairs: " + ", ".join(f"{n} {v!s}" for v, n in verdicts.items()) + ".")
+    high = around.loc["high"].to_numpy(dtype=float)
+    lines.append(
+        f"Markov regimes ({left} on {right}): P(high-beta regime) forecast for day 0 "
+        f"{high[0]:.2f}, filtered on day 0 {high[1]:.2f}, smoothed {high[2]:.2f}."
+    )
+    day = pd.Timestamp(spec.date)
+    if left in dcc.correlation["asset"].values and right in dcc.correlation["asset"].values:
+        path = dcc.pair(left, right)
+        before = path[path.index < day]
+        after = path[path.index >= day]
+        if len(before) and len(after):
+            lines.append(
+                f"cDCC correlation {left}-{right}: {before.iloc[-1]:.2f} the session before, "
+                f"{after.iloc[min(5, len(after) - 1)]:.2f} five sessions later "
+                f"(a = {dcc.params.loc['a', 'estimate']:.3f}, b = {dcc.params.loc['b', 'estimate']:.3f})."
+            )
+    return " ".join(lines)

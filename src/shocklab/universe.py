@@ -34,12 +34,24 @@ class Group(BaseModel):
         return members
 
 
+class Coupling(BaseModel):
+    """What the regimes study couples: crypto (affected) and tech (source) names -- assets or
+    group names (equal-weighted indices) -- the DCC system and the Markov/break pair."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    crypto: tuple[str, ...] = ("BTCUSDT", "ETHUSDT", "majors", "ai_tokens")
+    tech: tuple[str, ...] = ("QQQ", "NVDA", "SOXX")
+    dcc: tuple[str, ...] = ("BTCUSDT", "ETHUSDT", "SOLUSDT", "QQQ", "NVDA", "SOXX")
+    regime_pair: tuple[str, str] = ("BTCUSDT", "QQQ")
+
+
 class Universe(BaseModel):
-    """All groups plus default market proxies per asset class."""
+    """All groups, default market proxies per asset class and the coupling study's pairs."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     groups: dict[str, Group]
     benchmarks: dict[str, str] = Field(default_factory=dict)
+    coupling: Coupling = Coupling()
 
     def group_of(self, symbol: str) -> str:
         """Primary group of ``symbol`` (the first listing it), or ``""``."""

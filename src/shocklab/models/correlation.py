@@ -49,11 +49,11 @@ def with_groups(returns: xr.DataArray, groups: Sequence[str]) -> xr.DataArray:
                 f"group {name!r} is not in research/universe.yaml; groups: {list(universe.groups)}"
             )
             raise ValueError(msg)
-        extra.append(equal_weight_index(returns, universe.members(name)).expand_dims(asset=[name]))
+        index = equal_weight_index(returns, universe.members(name))
+        extra.append(index.reset_coords(drop=True).expand_dims(asset=[name]))
     if not extra:
         return returns
-    keep = [c for c in returns.coords if c in ("time", "asset")]
-    base = returns.reset_coords(drop=True).assign_coords({c: returns[c] for c in keep})
+    base = returns.reset_coords(drop=True)  # per-asset metadata does not apply to indices
     return xr.concat([base, *extra], dim="asset", coords="minimal", compat="override")
 
 

@@ -1,0 +1,177 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 20 · Tech–crypto correlation regimes
+#
+# How tightly was crypto coupled to tech stocks going into the shock, did the shock switch the
+# coupling regime, and was the co-movement contagion or plain interdependence? Daily returns
+# are NYSE-close-synchronous (crypto sampled at each 16:00 New York close), so a crypto return
+# and a stock return cover the same hours. Pairs, the DCC system and the regime pair come from
+# `coupling` in `research/universe.yaml`; windows from `research/events.yaml`. Methods and
+# formulas: `docs/methods/regimes.md`.
+
+# %% tags=["parameters"]
+event = "deepseek-2025-01-27"  # registry id (research/events.yaml) or any ISO date
+data_dir = ""  # empty: $SHOCKLAB_DATA_DIR, else the download cache
+output_dir = "build/runs/deepseek-2025-01-27"  # must lie inside build/
+scheduler = ""  # dask.distributed scheduler address; empty: local threads
+
+# %%
+import matplotlib.pyplot as plt
+from IPython.display import Markdown
+
+from shocklab import study
+from shocklab.models import correlation
+from shocklab.plots import (
+    plot_breaks,
+    plot_correlation_paths,
+    plot_dcc_paths,
+    plot_regime_probabilities,
+)
+
+spec, out, client = study.setup(event, output_dir, scheduler)
+rets = study.coupling_returns(spec, data_dir or None)
+x, y = study.coupling_pairs(rets)
+
+# %% [markdown]
+# ## Rolling and EWMA correlations with Fisher-z bands
+#
+# Rolling: Pearson correlation over the last `windows.rolling` sessions. EWMA: RiskMetrics
+# (λ = 0.94, zero mean); its band uses the effective sample size (1 + λ)/(1 − λ).
+
+# %%
+rolling = correlation.rolling_correlation(x, y, spec.windows.rolling)
+ewma = correlation.ewma_correlation(x, y)
+study.save_dataset(rolling, out, "coupling_rolling")
+study.save_dataset(ewma, out, "coupling_ewma")
+fig, axes = plt.subplots(2, 1, figsize=(11, 8), layout="constrained", sharex=True)
+plot_correlation_paths(
+    rolling, pairs=list(rolling["pair"].values[::3]), event=spec.date, ax=axes[0]
+)
+plot_correlation_paths(ewma, pairs=list(ewma["pair"].values[::3]), event=spec.date, ax=axes[1])
+study.show_figure(fig, out, "coupling_rolling_ewma")
+
+# %% [markdown]
+# Correlation of daily returns by calendar year (the IMF reported BTC–S&P 500 rising from
+# about 0.01 in 2017–19 to 0.36 in 2020–21):
+
+# %%
+by_year = study.correlation_by_year(x, y)
+study.save_table(by_year, out, "coupling_by_year")
+by_year
+
+# %% [markdown]
+# ## Realized correlation from overlapping trading hours
+#
+# Hourly crypto and ETF returns in the hours both markets trade (NYSE regular session), pooled
+# over 20 trading days. Hourly ETF bars start in July 2023 in the local mirror; earlier events
+# show the reason instead of a figure.
+
+# %%
+realized = study.realized_coupling(spec, data_dir or None)
+Markdown(realized.attrs["note"])
+
+# %%
+study.save_dataset(realized, out, "coupling_realized")
+fig, ax = plt.subplots(figsize=(11, 4), layout="constrained")
+plot_correlation_paths(realized, event=spec.date, ax=ax)
+study.show_figure(fig, out, "coupling_realized")
+
+# %% [markdown]
+# ## Contagion or interdependence? Forbes–Rigobon
+#
+# Correlations rise mechanically when the source market's variance rises. The adjusted
+# correlation ρ* = ρ / √(1 + δ(1 − ρ²)) removes that; contagion only if ρ* in the event window
+# exceeds the baseline significantly (one-sided Fisher-z test, 5 %).
+
+# %%
+contagion = study.contagion_table(spec, x, y)
+study.save_table(contagion, out, "coupling_forbes_rigobon")
+contagion
+
+# %% [markdown]
+# ## Dynamic conditional correlation (corrected DCC, Aielli 2013)
+
+# %%
+dcc = study.dcc_coupling(spec, rets)
+study.save_table(dcc.summary(), out, "coupling_dcc_params")
+study.save_dataset(dcc.correlation, out, "coupling_dcc")
+fig, ax = plt.subplots(figsize=(11, 4.5), layout="constrained")
+crypto_names = [n for n in ("BTCUSDT", "ETHUSDT", "SOLUSDT") if n in dcc.correlation["asset"]]
+tech_names = [n for n in ("QQQ", "NVDA") if n in dcc.correlation["asset"]]
+plot_dcc_paths(dcc.pairs(crypto_names, tech_names), event=spec.date, ax=ax)
+study.show_figure(fig, out, "coupling_dcc")
+
+# %%
+dcc.summary()
+
+# %% [markdown]
+# ## Markov-switching coupling regimes
+#
+# Crypto return on tech return (percent) with switching intercept, beta and variance, two
+# regimes sorted by beta; ten random restarts. The table below the figure lists the regime
+# probabilities forecast for day 0 from the session before (statsmodels has no such forecast),
+# then filtered and smoothed on day 0.
+
+# %%
+regimes = study.markov_coupling(spec, rets)
+study.save_table(regimes.params, out, "coupling_markov_params")
+study.save_table(regimes.transition, out, "coupling_markov_transition")
+study.save_table(regimes.smoothed, out, "coupling_markov_smoothed")
+fig, ax = plt.subplots(figsize=(11, 4), layout="constrained")
+plot_regime_probabilities(regimes, event=spec.date, ax=ax)
+study.show_figure(fig, out, "coupling_regimes")
+
+# %%
+around = study.regime_around_event(spec, regimes)
+study.save_table(around, out, "coupling_regime_at_event")
+around
+
+# %%
+regimes.params
+
+# %%
+regimes.restarts
+
+# %% [markdown]
+# ## Structural breaks in the coupling (Bai–Perron)
+#
+# Breaks in intercept and beta of the same regression, chosen by BIC with 15 % trimming;
+# shaded: 95 % intervals for each break date (Bai 1997).
+
+# %%
+breaks = study.coupling_breaks(rets)
+study.save_table(breaks.segments, out, "coupling_break_segments")
+fig, ax = plt.subplots(figsize=(11, 4), layout="constrained")
+plot_breaks(study.rolling_beta(rets, spec.windows.rolling), breaks, event=spec.date, ax=ax)
+study.show_figure(fig, out, "coupling_breaks")
+
+# %%
+breaks.selection
+
+# %% [markdown]
+# ## Tail co-exceedance by regime
+#
+# Days on which both the crypto and the tech return fall below their own 5 % / 1 % quantile,
+# against the count expected under independence (Bae, Karolyi and Stulz 2003).
+
+# %%
+tails = study.coexceedance(rets, regimes)
+study.save_table(tails, out, "coupling_coexceedance")
+tails
+
+# %% [markdown]
+# ## Summary
+
+# %%
+Markdown(study.regimes_headline(spec, by_year, contagion, around, dcc))
