@@ -115,6 +115,34 @@ def _window_sum(a: np.ndarray[Any, Any], window: int) -> np.ndarray[Any, Any]:
     return out
 
 
+_BLOCK = 4  # pairs per block in rolling_correlation (memory ~ 12 arrays of T x _BLOCK)
+
+
+def _rolling_block(
+    xv: np.ndarray[Any, Any], yv: np.ndarray[Any, Any], window: int, min_periods: int
+) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any], np.ndarray[Any, Any]]:
+    ok = np.isfinite(xv) & np.isfinite(yv)
+    with np.errstate(invalid="ignore"):
+        xc = np.where(ok, xv - np.nanmean(np.where(ok, xv, np.nan), axis=0), 0.0)
+        yc = np.where(ok, yv - np.nanmean(np.where(ok, yv, np.nan), axis=0), 0.0)
+    n = _window_sum(ok.astype(float), window)
+    sx, sy = _window_sum(xc, window), _window_sum(yc, window)
+    sxx, syy = _window_sum(xc * xc, window), _window_sum(yc * yc, window)
+    sxy = _window_sum(xc * yc, window)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        cov = sxy - sx * sy / n
+        vx = sxx - sx * sx / n
+        vy = syy - sy * sy / n
+        corr = cov / np.sqrt(vx * vy)
+        beta = cov / vy
+    bad = (n < max(min_periods, 3)) | ~np.isfinite(corr)
+    return (
+        np.where(bad, np.nan, np.clip(corr, -1.0, 1.0)),
+        np.where(bad, np.nan, beta),
+        np.where(bad, np.nan, n),
+    )
+
+
 def _dataset(
     x: xr.DataArray, corr: Any, beta: Any, n: Any, level: float, attrs: dict[str, Any]
 ) -> xr.Dataset:
@@ -160,27 +188,12 @@ def rolling_correlation(
     min_periods = window if min_periods is None else min_periods
     xv = x.transpose(dim, ...).values.astype(float)
     yv = y.transpose(dim, ...).values.astype(float)
-    ok = np.isfinite(xv) & np.isfinite(yv)
-    with np.errstate(invalid="ignore"):
-        xc = np.where(ok, xv - np.nanmean(np.where(ok, xv, np.nan), axis=0), 0.0)
-        yc = np.where(ok, yv - np.nanmean(np.where(ok, yv, np.nan), axis=0), 0.0)
-    n = _window_sum(ok.astype(float), window)
-    sx, sy = _window_sum(xc, window), _window_sum(yc, window)
-    sxx, syy, sxy = (
-        _window_sum(xc * xc, window),
-        _window_sum(yc * yc, window),
-        _window_sum(xc * yc, window),
-    )
-    with np.errstate(invalid="ignore", divide="ignore"):
-        cov = sxy - sx * sy / n
-        vx = sxx - sx * sx / n
-        vy = syy - sy * sy / n
-        corr = cov / np.sqrt(vx * vy)
-        beta = cov / vy
-    bad = (n < max(min_periods, 3)) | ~np.isfinite(corr)
-    corr = np.where(bad, np.nan, np.clip(corr, -1.0, 1.0))
-    beta = np.where(bad, np.nan, beta)
-    n = np.where(bad, np.nan, n)
+    corr, beta, n = (np.full(xv.shape, np.nan) for _ in range(3))
+    for lo in range(0, xv.shape[1], _BLOCK):  # blocks of pairs: bounded temporaries
+        cols = slice(lo, lo + _BLOCK)
+        corr[:, cols], beta[:, cols], n[:, cols] = _rolling_block(
+            xv[:, cols], yv[:, cols], window, min_periods
+        )
     tx = x.transpose(dim, ...)
     return _dataset(tx, corr, beta, n, level, {"method": "rolling", "window": window})
 
