@@ -161,3 +161,13 @@ def test_break_interval_coverage() -> None:
         fit = structural_breaks(pd.Series(y, idx), n_breaks=1, max_breaks=1)
         hits += fit.breaks["lo"].iloc[0] <= 99 <= fit.breaks["hi"].iloc[0]
     assert 0.88 <= hits / reps <= 1.0
+
+
+def test_contagion_window_is_validated() -> None:
+    from pydantic import ValidationError
+
+    from shocklab.events import Windows
+
+    assert Windows().contagion == (0, 20)
+    with pytest.raises(ValidationError, match="at least 10"):
+        Windows(contagion=(0, 5))
