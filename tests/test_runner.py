@@ -239,6 +239,28 @@ def test_batch_records_a_failing_event_and_goes_on(
     assert "failed" in index
 
 
+def test_regimes_notebook_on_an_event_before_hourly_equity_data(
+    build: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Terra (2022-05-09): RENDER/TAO have no data yet and QQQ has no hourly bars before
+    2023-07; the regimes notebook still runs, leaving those out and saying so."""
+    notebooks = tmp_path / "notebooks"
+    notebooks.mkdir()
+    shutil.copy(ROOT / "notebooks" / "20_regimes.py", notebooks)
+    monkeypatch.setenv("SHOCKLAB_NOTEBOOKS_DIR", str(notebooks))
+    monkeypatch.setenv("SHOCKLAB_BUILD_DIR", str(build))
+    record = run_event("terra-2022-05-09")
+    assert record.status == "ok", record.error
+    out = Path(record.output)
+    with xr.open_dataset(out / "results" / "coupling_realized.nc", engine="scipy") as ds:
+        assert "no hourly tech bars" in ds.attrs["note"]
+    fr = pd.read_csv(out / "results" / "coupling_forbes_rigobon.csv", index_col="pair")
+    assert len(fr) == 12
+    assert fr["n_event"].eq(21).all()
+    around = pd.read_csv(out / "results" / "coupling_regime_at_event.csv", index_col="regime")
+    assert around.iloc[:, 0].sum() == pytest.approx(1.0)
+
+
 def test_bad_input_is_refused_before_writing(build: Path, tmp_path: Path) -> None:
     before = sorted(p.name for p in (build / "runs").iterdir()) if (build / "runs").exists() else []
     with pytest.raises(ValueError, match="unknown event 'no-such-event'"):

@@ -365,6 +365,21 @@ def _coupling_symbols(names: Sequence[str]) -> list[str]:
     return list(dict.fromkeys(out))
 
 
+def _covers(catalog: Catalog, symbol: str, start: dt.date, end: dt.date) -> bool:
+    """True if the file the NYSE-synchronous panel reads (hourly bars for 24/7 assets, daily
+    bars for exchange-traded ones) overlaps ``[start, end]``."""
+    sf = catalog.locate(symbol, "1h")
+    if sf is None or sf.calendar != "24/7":
+        sf = catalog.locate(symbol, "1d")
+    if sf is None:
+        return False
+    first = pd.Timestamp(sf.first).tz_localize(None) if sf.first is not None else None
+    last = pd.Timestamp(sf.last).tz_localize(None) if sf.last is not None else None
+    return (first is None or first <= pd.Timestamp(end)) and (
+        last is None or last >= pd.Timestamp(start)
+    )
+
+
 def coupling_returns(spec: EventSpec, data_dir: PathLike | None = None) -> xr.DataArray:
     """NYSE-synchronous daily log returns of every name the coupling study needs (computed),
     over :func:`regime_span`; a clear error if the event lies outside the data."""
@@ -373,8 +388,8 @@ def coupling_returns(spec: EventSpec, data_dir: PathLike | None = None) -> xr.Da
         [*coupling.crypto, *coupling.tech, *coupling.dcc, *coupling.regime_pair]
     )
     catalog = Catalog(data_root(data_dir))
-    present = [s for s in wanted if catalog.locate(s, "1h") or catalog.locate(s, "1d")]
     start, end = regime_span(spec)
+    present = [s for s in wanted if _covers(catalog, s, start, end)]
     panel = nyse_close_panel(present, pd.Timestamp(start), pd.Timestamp(end), data_dir=data_dir)
     rets = returns(panel.compute(), "log")
     day = pd.Timestamp(spec.date)
