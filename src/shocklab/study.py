@@ -87,6 +87,15 @@ def hourly_span(spec: EventSpec) -> tuple[dt.datetime, dt.datetime]:
     return start, spec.hourly_start + dt.timedelta(hours=w.hourly_event[1] + 2)
 
 
+def _daily_source(catalog: Catalog, symbol: str) -> Any:
+    """The file a NYSE-synchronous daily panel reads: hourly bars for 24/7 assets (sampled at
+    the session close), daily bars for exchange-traded ones; None if neither exists."""
+    sf = catalog.locate(symbol, "1h")
+    if sf is None or sf.calendar != "24/7":
+        sf = catalog.locate(symbol, "1d")
+    return sf
+
+
 def select_assets(
     spec: EventSpec, calendar: str = "daily", data_dir: PathLike | None = None
 ) -> Selection:
@@ -100,9 +109,7 @@ def select_assets(
     day0 = pd.Timestamp(spec.date)
     keep, skipped = [], {}
     for symbol in wanted:
-        sf = catalog.locate(symbol, "1h")
-        if calendar == "daily" and (sf is None or sf.calendar != "24/7"):
-            sf = catalog.locate(symbol, "1d")
+        sf = _daily_source(catalog, symbol) if calendar == "daily" else catalog.locate(symbol, "1h")
         if sf is None:
             skipped[symbol] = "no file in the data root"
         elif sf.first is not None and pd.Timestamp(sf.first).tz_localize(None) > day0:
@@ -366,11 +373,8 @@ def _coupling_symbols(names: Sequence[str]) -> list[str]:
 
 
 def _covers(catalog: Catalog, symbol: str, start: dt.date, end: dt.date) -> bool:
-    """True if the file the NYSE-synchronous panel reads (hourly bars for 24/7 assets, daily
-    bars for exchange-traded ones) overlaps ``[start, end]``."""
-    sf = catalog.locate(symbol, "1h")
-    if sf is None or sf.calendar != "24/7":
-        sf = catalog.locate(symbol, "1d")
+    """True if the file the NYSE-synchronous panel reads overlaps ``[start, end]``."""
+    sf = _daily_source(catalog, symbol)
     if sf is None:
         return False
     first = pd.Timestamp(sf.first).tz_localize(None) if sf.first is not None else None
@@ -409,11 +413,10 @@ def coupling_pairs(rets: xr.DataArray) -> tuple[xr.DataArray, xr.DataArray]:
     """``(crypto, tech)`` returns per pair, from ``coupling`` in research/universe.yaml."""
     from shocklab.models.correlation import pair_returns
 
-    coupling = load_universe().coupling
-    present = set(map(str, rets["asset"].values))
     universe = load_universe()
-    crypto = [c for c in coupling.crypto if c in present or c in universe.groups]
-    tech = [t for t in coupling.tech if t in present]
+    present = set(map(str, rets["asset"].values))
+    crypto = [c for c in universe.coupling.crypto if c in present or c in universe.groups]
+    tech = [t for t in universe.coupling.tech if t in present]
     return pair_returns(rets, crypto, tech)
 
 
@@ -467,9 +470,9 @@ def realized_coupling(
     cover the event."""
     from shocklab.models.correlation import pair_returns, realized_correlation
 
-    coupling = load_universe().coupling
-    catalog = Catalog(data_root(data_dir))
     universe = load_universe()
+    coupling = universe.coupling
+    catalog = Catalog(data_root(data_dir))
     crypto = [c for c in coupling.crypto if c not in universe.groups and catalog.locate(c, "1h")]
     tech = []
     for name in coupling.tech:
@@ -610,7 +613,11 @@ def regimes_headline(
             f"**{row['verdict']}**."
         )
     verdicts = contagion["verdict"].value_counts()
-    lines.append("Across all pairs: " + ", ".join(f"{n} {v!s}" for v, n in verdicts.items()) + ".")
+    lines.append(
+        f"Verdicts across all {len(contagion)} pairs: "
+        + ", ".join(f"{v!s} ({n})" for v, n in verdicts.items())
+        + "."
+    )
     high = around.loc["high"].to_numpy(dtype=float)
     lines.append(
         f"Markov regimes ({left} on {right}): P(high-beta regime) forecast for day 0 "
