@@ -91,5 +91,5 @@ def test_flagship_markov_regimes_and_restarts(mirror: Path) -> None:
     around = study.regime_around_event(spec, fit)
     np.testing.assert_allclose(around.iloc[:, :3].sum(axis=0), 1.0)
     assert around.loc["low", "expected duration (sessions)"] > 1
-    with pytest.raises(CoverageError, match="lies outside"):
+    with pytest.raises(CoverageError, match="outside the data coverage for the regimes study"):
         study.coupling_returns(resolve_event("2031-01-06"), mirror)

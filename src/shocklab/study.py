@@ -394,11 +394,19 @@ def coupling_returns(spec: EventSpec, data_dir: PathLike | None = None) -> xr.Da
     catalog = Catalog(data_root(data_dir))
     start, end = regime_span(spec)
     present = [s for s in wanted if _covers(catalog, s, start, end)]
+    missing = [name for name in coupling.regime_pair if name not in present]
+    if missing:
+        msg = (
+            f"{missing} have no data between {start} and {end} in {catalog.root}: {spec.id} "
+            f"({spec.date}) lies outside the data coverage for the regimes study (pick a date "
+            "inside it or fetch the data)"
+        )
+        raise CoverageError(msg)
     panel = nyse_close_panel(present, pd.Timestamp(start), pd.Timestamp(end), data_dir=data_dir)
     rets = returns(panel.compute(), "log")
     day = pd.Timestamp(spec.date)
     for name in coupling.regime_pair:
-        series = rets.sel(asset=name).to_series().dropna() if name in present else pd.Series()
+        series = rets.sel(asset=name).to_series().dropna()
         if series.empty or not series.index[0] < day <= series.index[-1]:
             msg = (
                 f"{name} has no daily returns around {spec.date} in {catalog.root}; the event "
