@@ -112,16 +112,21 @@ def test_flagship_run_writes_everything(flagship: RunRecord, build: Path) -> Non
     assert set(summary["results"]) >= {"results/event_study_daily.nc", "results/groups_daily.csv"}
 
 
-def test_notebook_text_reads_numbers_from_results(flagship: RunRecord) -> None:
+def _markdown_outputs(path: Path) -> list[str]:
+    """The Markdown outputs of an executed notebook (what its narrative cells displayed)."""
     import nbformat
 
-    nb = nbformat.read(Path(flagship.output) / "10_event_study.ipynb", as_version=4)
-    texts = [
+    nb = nbformat.read(path, as_version=4)
+    return [
         o["data"]["text/markdown"]
         for c in nb.cells
         for o in c.get("outputs", [])
         if "text/markdown" in o.get("data", {})
     ]
+
+
+def test_notebook_text_reads_numbers_from_results(flagship: RunRecord) -> None:
+    texts = _markdown_outputs(Path(flagship.output) / "10_event_study.ipynb")
     headline = next(t for t in texts if "largest abnormal losses" in t)
     with xr.open_dataset(
         Path(flagship.output) / "results" / "event_study_daily.nc", engine="scipy"
@@ -134,15 +139,7 @@ def test_notebook_text_reads_numbers_from_results(flagship: RunRecord) -> None:
 
 
 def test_regimes_headline_reads_numbers_from_results(flagship: RunRecord) -> None:
-    import nbformat
-
-    nb = nbformat.read(Path(flagship.output) / "20_regimes.ipynb", as_version=4)
-    texts = [
-        o["data"]["text/markdown"]
-        for c in nb.cells
-        for o in c.get("outputs", [])
-        if "text/markdown" in o.get("data", {})
-    ]
+    texts = _markdown_outputs(Path(flagship.output) / "20_regimes.ipynb")
     headline = next(t for t in texts if "correlation by year" in t)
     by_year = pd.read_csv(Path(flagship.output) / "results" / "coupling_by_year.csv", index_col=0)
     assert f"2024 {by_year.loc[2024, 'BTCUSDT~QQQ']:.2f}" in headline

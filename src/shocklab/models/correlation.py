@@ -107,6 +107,16 @@ def fisher_band(
     return np.tanh(centre - z * se), np.tanh(centre + z * se)
 
 
+def _joint(
+    x: xr.DataArray, y: xr.DataArray, dim: str
+) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any], np.ndarray[Any, Any]]:
+    """``(ok, x, y)`` as ``(time, pair)`` floats: ``ok`` where both exist, zeros elsewhere."""
+    xv = x.transpose(dim, ...).values.astype(float)
+    yv = y.transpose(dim, ...).values.astype(float)
+    ok = np.isfinite(xv) & np.isfinite(yv)
+    return ok, np.where(ok, xv, 0.0), np.where(ok, yv, 0.0)
+
+
 def _window_sum(a: np.ndarray[Any, Any], window: int) -> np.ndarray[Any, Any]:
     """Trailing sums over ``window`` rows (rows before the first full window: partial sums)."""
     c = np.cumsum(a, axis=0)
@@ -217,10 +227,7 @@ def ewma_correlation(
     if not 0 < lam < 1:
         msg = f"lam={lam} must lie strictly between 0 and 1 (RiskMetrics daily: 0.94)"
         raise ValueError(msg)
-    xv = x.transpose(dim, ...).values.astype(float)
-    yv = y.transpose(dim, ...).values.astype(float)
-    ok = np.isfinite(xv) & np.isfinite(yv)
-    xz, yz = np.where(ok, xv, 0.0), np.where(ok, yv, 0.0)
+    ok, xz, yz = _joint(x, y, dim)
     b, a = [1 - lam], [1.0, -lam]
     w = signal.lfilter(b, a, ok.astype(float), axis=0)
     sxy = signal.lfilter(b, a, xz * yz, axis=0)
@@ -256,10 +263,8 @@ def realized_correlation(
     counts all bars behind it). Days with fewer than ``min_bars`` joint bars are NaN.
     Realized moments are not demeaned (intraday means are negligible).
     """
-    tx, ty = x.transpose(dim, ...), y.transpose(dim, ...)
-    xv, yv = tx.values.astype(float), ty.values.astype(float)
-    ok = np.isfinite(xv) & np.isfinite(yv)
-    xz, yz = np.where(ok, xv, 0.0), np.where(ok, yv, 0.0)
+    tx = x.transpose(dim, ...)
+    ok, xz, yz = _joint(x, y, dim)
     day = pd.DatetimeIndex(tx[dim].values).floor("D")
     frame = {
         "n": ok.astype(float),
