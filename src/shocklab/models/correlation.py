@@ -128,6 +128,17 @@ def _window_sum(a: np.ndarray[Any, Any], window: int) -> np.ndarray[Any, Any]:
 _BLOCK = 4  # pairs per block in rolling_correlation (memory ~ 12 arrays of T x _BLOCK)
 
 
+def _blank(
+    bad: np.ndarray[Any, Any], corr: Any, beta: Any, n: Any
+) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any], np.ndarray[Any, Any]]:
+    """NaN where ``bad`` (too few bars, degenerate variance); correlation clipped to [-1, 1]."""
+    return (
+        np.where(bad, np.nan, np.clip(corr, -1.0, 1.0)),
+        np.where(bad, np.nan, beta),
+        np.where(bad, np.nan, n),
+    )
+
+
 def _rolling_block(
     xv: np.ndarray[Any, Any], yv: np.ndarray[Any, Any], window: int, min_periods: int
 ) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any], np.ndarray[Any, Any]]:
@@ -146,11 +157,7 @@ def _rolling_block(
         corr = cov / np.sqrt(vx * vy)
         beta = cov / vy
     bad = (n < max(min_periods, 3)) | ~np.isfinite(corr)
-    return (
-        np.where(bad, np.nan, np.clip(corr, -1.0, 1.0)),
-        np.where(bad, np.nan, beta),
-        np.where(bad, np.nan, n),
-    )
+    return _blank(bad, corr, beta, n)
 
 
 def _dataset(
@@ -239,9 +246,7 @@ def ewma_correlation(
     count = np.cumsum(ok, axis=0)
     n_eff = np.minimum(count, (1 + lam) / (1 - lam)).astype(float)
     bad = (count < min_periods) | (w <= 0) | ~np.isfinite(corr)
-    corr = np.where(bad, np.nan, np.clip(corr, -1.0, 1.0))
-    beta = np.where(bad, np.nan, beta)
-    n_eff = np.where(bad, np.nan, n_eff)
+    corr, beta, n_eff = _blank(bad, corr, beta, n_eff)
     tx = x.transpose(dim, ...)
     return _dataset(tx, corr, beta, n_eff, level, {"method": "ewma", "lambda": lam})
 
@@ -286,9 +291,7 @@ def realized_correlation(
         corr = agg["xy"] / np.sqrt(agg["xx"] * agg["yy"])
         beta = agg["xy"] / agg["yy"]
     bad = (agg["n"] < min_bars) | ~np.isfinite(corr)
-    corr = np.where(bad, np.nan, np.clip(corr, -1.0, 1.0))
-    beta = np.where(bad, np.nan, beta)
-    nn = np.where(bad, np.nan, agg["n"])
+    corr, beta, nn = _blank(bad, corr, beta, agg["n"])
     template = xr.DataArray(
         corr,
         dims=(dim, PAIR),
