@@ -39,15 +39,33 @@ TESTS = (
 def gather(values: np.ndarray, pos: np.ndarray, rel: np.ndarray) -> np.ndarray:
     """Bars ``pos + rel`` of each asset: ``values`` (A, T[, k]), ``pos`` (A, E) -> (A, E, L[, k]).
 
-    ``pos < 0`` (asset not in the event) and bars outside ``[0, T)`` give NaN.
+    ``pos < 0`` (asset not in the event) and bars outside ``[0, T)`` give NaN. An event whose
+    assets share one day-0 bar (the usual case) is a plain slice; per-asset dates fall back to
+    fancy indexing.
     """
     n_time = values.shape[1]
-    idx = pos[:, :, None] + rel[None, None, :]
-    inside = (pos[:, :, None] >= 0) & (idx >= 0) & (idx < n_time)
-    rows = np.arange(values.shape[0])[:, None, None]
-    out = values[rows, np.clip(idx, 0, n_time - 1)].astype(float, copy=True)
-    mask = inside if out.ndim == 3 else inside[..., None]
-    return np.where(mask, out, np.nan)
+    out = np.full((pos.shape[0], pos.shape[1], len(rel), *values.shape[2:]), np.nan)
+    contiguous = len(rel) > 0 and bool(np.all(np.diff(rel) == 1))
+    for e in range(pos.shape[1]):
+        member = pos[:, e] >= 0
+        at = np.unique(pos[member, e])
+        if len(at) == 0:
+            continue
+        if contiguous and len(at) == 1 and at[0] + rel[0] >= 0 and at[0] + rel[-1] < n_time:
+            start = int(at[0] + rel[0])
+            block = values[:, start : start + len(rel)]
+            if member.all():
+                out[:, e] = block
+            else:
+                out[member, e] = block[member]
+            continue
+        idx = pos[:, e, None] + rel[None, :]
+        inside = member[:, None] & (idx >= 0) & (idx < n_time)
+        rows = np.arange(values.shape[0])[:, None]
+        picked = values[rows, np.clip(idx, 0, n_time - 1)]
+        mask = inside if picked.ndim == 2 else inside[..., None]
+        out[:, e] = np.where(mask, picked, np.nan)
+    return out
 
 
 def normal_return_kernel(
@@ -97,42 +115,45 @@ def _ols(
 ) -> tuple[np.ndarray, ...]:
     """Per-instance OLS on the estimation window (pairwise-complete bars), batched."""
     p = z_est.shape[-1]
-    valid = np.isfinite(y_est) & np.isfinite(z_est).all(axis=-1)
+    valid = np.isfinite(y_est)
+    for j in range(p):  # a loop over the few regressors beats .all() over a tiny last axis
+        valid &= np.isfinite(z_est[..., j])
     nobs = valid.sum(axis=-1)
     zm = np.where(valid[..., None], z_est, 0.0)
-    xtx = np.einsum("aelp,aelq->aepq", zm, zm)
-    xty = np.einsum("aelp,ael->aep", zm, np.where(valid, y_est, 0.0))
+    zm_t = zm.swapaxes(-1, -2)
+    xtx = zm_t @ zm
+    xty = (zm_t @ np.where(valid, y_est, 0.0)[..., None])[..., 0]
     code = np.where((code == OK) & (nobs < max(min_obs, p + 3)), SHORT_ESTIMATION, code)
     eye = np.broadcast_to(np.eye(p), xtx.shape)
     usable = code == OK
-    cond = np.linalg.cond(np.where(usable[..., None, None], xtx, eye))
+    # X'X is symmetric positive semi-definite: its condition number is the eigenvalue ratio
+    eig = np.abs(np.linalg.eigvalsh(np.where(usable[..., None, None], xtx, eye)))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        cond = eig.max(axis=-1) / eig.min(axis=-1)
     code = np.where(usable & ~(cond < 1e12), SINGULAR, code)
     usable = code == OK
     inv = np.linalg.inv(np.where(usable[..., None, None], xtx, eye))
-    beta = np.einsum("aepq,aeq->aep", inv, xty)
+    beta = (inv @ xty[..., None])[..., 0]
     beta[~usable] = np.nan
     inv[~usable] = np.nan
-    resid = np.where(valid, y_est - np.einsum("aelp,aep->ael", z_est, beta), np.nan)
+    resid = np.where(valid, y_est - (z_est @ beta[..., None])[..., 0], np.nan)
     dof = (nobs - p).astype(float)
     with np.errstate(invalid="ignore", divide="ignore"):
         sigma2 = np.nansum(resid**2, axis=-1) / dof
     sigma2[~usable] = np.nan
-    normal = np.einsum("aelp,aep->ael", z_evt, beta)
+    normal = (z_evt @ beta[..., None])[..., 0]
     ar = y_evt - normal
     # Forecast-error variance: sigma^2 (1 + z' (Z'Z)^-1 z)  (MacKinlay 1997, eq. 7/8).
-    leverage = np.einsum("aelp,aepq,aelq->ael", z_evt, inv, z_evt)
+    leverage = ((z_evt @ inv) * z_evt).sum(axis=-1)
     se = np.sqrt(sigma2[..., None] * (1.0 + leverage))
     car_var = np.stack(
         [
             sigma2
             * (
                 (j2 - j1 + 1)
-                + np.einsum(
-                    "aep,aepq,aeq->ae",
-                    s := z_evt[:, :, j1 : j2 + 1].sum(axis=2),
-                    inv,
-                    s,
-                )
+                + (
+                    ((s := z_evt[:, :, j1 : j2 + 1].sum(axis=2))[..., None, :] @ inv)[..., 0, :] * s
+                ).sum(axis=-1)
             )
             for j1, j2 in horizons
         ],
@@ -327,12 +348,13 @@ def ranks(x: np.ndarray) -> np.ndarray:
     is used whenever a tie is present (stale prices give identical returns).
     """
     order = np.argsort(x, axis=-1)  # NaN sorts last
-    sorted_x = np.take_along_axis(x, order, axis=-1)
+    sorted_x = np.sort(x, axis=-1)  # a second sort is cheaper than gathering by ``order``
     if np.any(sorted_x[..., 1:] == sorted_x[..., :-1]):
         return np.asarray(stats.rankdata(x, axis=-1, nan_policy="omit"), dtype=float)
     out = np.empty(x.shape)
     np.put_along_axis(out, order, np.arange(1, x.shape[-1] + 1, dtype=float), axis=-1)
-    return np.where(np.isnan(x), np.nan, out)
+    out[np.isnan(x)] = np.nan
+    return out
 
 
 def _two_sided_t(stat: np.ndarray, df: np.ndarray | float) -> np.ndarray:
@@ -451,23 +473,29 @@ def _grank(sar_est: np.ndarray, scar: np.ndarray) -> tuple[np.ndarray, np.ndarra
     weight = 1.0 / (valid_est.sum(axis=1) + 2.0)  # 1 / (T_i + 1), T_i = M_i + 1
     big_t = sar_est.shape[1] + 1
     stat = np.full(n_h, np.nan)
+    # Per set of assets with a CAR (usually the same at every horizon): weights, assets per
+    # estimation bar N_t and the weighted rank sums, computed once.
+    shared: dict[bytes, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
     for h in range(n_h):
         v_ok = np.isfinite(scar[:, h])
         n_tot = int(v_ok.sum())
         if n_tot < 3:
             continue
+        key = v_ok.tobytes()
+        if key not in shared:
+            w = np.where(v_ok, weight, 0.0)
+            shared[key] = (w, valid_est[v_ok].sum(axis=0, dtype=float), w @ rank_filled)
+        w, n_t, rank_sum = shared[key]
         v = scar[:, h] / np.nanstd(scar[:, h], ddof=1)  # NaN rows compare False below
-        w = np.where(v_ok, weight, 0.0)
         rank0 = 1.0 + (sar_est < v[:, None]).sum(axis=1)
         u0 = (rank0[v_ok] * weight[v_ok] - 0.5).mean()
         # an estimation bar's rank rises by one when the event value lies below it
-        n_t = v_ok.astype(float) @ valid_est
-        sum_u = w @ rank_filled + w @ (v[:, None] < sar_est) - 0.5 * n_t
+        sum_u = rank_sum + w @ (v[:, None] < sar_est) - 0.5 * n_t
         with np.errstate(invalid="ignore", divide="ignore"):
             u_bar = np.append(sum_u / n_t, u0)
-        n_t = np.append(n_t, n_tot)
-        keep = n_t > 0
-        s_u = np.sqrt(np.sum((n_t[keep] / n_tot) * u_bar[keep] ** 2) / big_t)
+        n_all = np.append(n_t, n_tot)
+        keep = n_all > 0
+        s_u = np.sqrt(np.sum((n_all[keep] / n_tot) * u_bar[keep] ** 2) / big_t)
         stat[h] = u_bar[-1] / s_u
     with np.errstate(invalid="ignore"):
         t = stat * np.sqrt((big_t - 2.0) / (big_t - 1.0 - stat**2))
