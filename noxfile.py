@@ -91,5 +91,7 @@ def panel(session: nox.Session) -> None:
 def benchmarks(session: nox.Session) -> None:
     """Run the performance measurements in benchmarks/ and print their reports."""
     _install(session)
+    # the reference the event-study speed is compared with (benchmarks only, not a dependency)
+    session.install("eventstudy==0.1a12")
     for script in sorted((ROOT / "benchmarks").glob("bench_*.py")):
         session.run("python", str(script), *session.posargs, env=_data_env())
