@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
+import nbformat
 import pandas as pd
 import pytest
 import xarray as xr
@@ -210,6 +212,12 @@ def test_adhoc_date_and_identical_rerun(build: Path) -> None:
     assert json.loads((out / "summary.json").read_text())["results"] == summary["results"]
 
 
+def _injected(notebook: Path) -> str:
+    """Source of the parameters cell papermill injected into an executed notebook."""
+    cells = nbformat.read(notebook, as_version=4).cells
+    return "".join(c.source for c in cells if "injected-parameters" in c.metadata.get("tags", []))
+
+
 def test_batch_records_a_failing_event_and_goes_on(
     build: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -219,7 +227,10 @@ def test_batch_records_a_failing_event_and_goes_on(
     monkeypatch.setenv("SHOCKLAB_NOTEBOOKS_DIR", str(notebooks))
     monkeypatch.setenv("SHOCKLAB_BUILD_DIR", str(build))
     records = run_batch(
-        ["terra-2022-05-09", "2031-01-06", "spot-etf-2024-01-11"], workers=2, progress=False
+        ["terra-2022-05-09", "2031-01-06", "spot-etf-2024-01-11"],
+        workers=2,
+        scheduler="local",  # one LocalCluster shared by every notebook of the batch
+        progress=False,
     )
     status = {r.event_id: r.status for r in records}
     assert status == {
@@ -231,6 +242,13 @@ def test_batch_records_a_failing_event_and_goes_on(
     assert "CoverageError" in failed.error
     assert "outside the data coverage" in failed.error
     assert (Path(failed.output) / "10_event_study.ipynb").is_file()  # kept, with the traceback
+    addresses = {
+        re.search(
+            r'scheduler = "(tcp://[^"]+)"', _injected(Path(r.output) / "10_event_study.ipynb")
+        )[1]  # type: ignore[index]
+        for r in records
+    }
+    assert len(addresses) == 1  # every kernel was handed the same cluster
     index = (build / "runs" / "index.html").read_text()
     assert "terra-2022-05-09/report.html" in index
     assert "failed" in index

@@ -2,13 +2,14 @@
 
 ``shocklab run`` regenerates the whole analysis of one event (a registry id or any ISO date)
 into ``build/runs/<event id>/`` (executed notebooks, figures, results, summary.json,
-report.html); ``shocklab batch`` does it for many events on a shared dask cluster and writes
+report.html); ``shocklab batch`` does it for many events in parallel processes and writes
 ``build/runs/index.html``; ``shocklab panel`` builds aligned panels under
 ``build/panels/<name>/``::
 
     shocklab run --event deepseek-2025-01-27
     shocklab run --event 2024-04-15                          # any date, ad hoc
     shocklab batch --workers 2                                # every event in research/events.yaml
+    shocklab batch --workers 2 --scheduler local              # ... sharing one LocalCluster
     shocklab batch --events terra-2022-05-09 2024-04-15 --scheduler tcp://10.0.0.5:8786
     shocklab panel --start 2024-01-02 --end 2025-02-28        # whole universe, NYSE close
 """
@@ -136,13 +137,22 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="regenerate the full analysis of one event")
     run.add_argument("--event", required=True, help="registry id or ISO date (YYYY-MM-DD)")
     run.add_argument("--data-dir", default=None, help="market-data root (default: env/cache)")
-    run.add_argument("--scheduler", default="", help="dask.distributed scheduler address")
+    run.add_argument(
+        "--scheduler",
+        default="",
+        help="'' local threads (default), 'local' a LocalCluster, or a scheduler address",
+    )
     run.set_defaults(func=cmd_run)
 
     batch = sub.add_parser("batch", help="run many events; failures are recorded, not fatal")
     batch.add_argument("--events", nargs="+", help="ids or dates (default: the registry)")
     batch.add_argument("--workers", type=int, default=2, help="events run in parallel")
-    batch.add_argument("--scheduler", default="", help="shared scheduler (default: LocalCluster)")
+    batch.add_argument(
+        "--scheduler",
+        default="",
+        help="'' local threads per notebook (default, fastest on one machine), 'local' one "
+        "shared LocalCluster, or a scheduler address",
+    )
     batch.add_argument("--data-dir", default=None, help="market-data root (default: env/cache)")
     batch.set_defaults(func=cmd_batch)
     return parser

@@ -48,11 +48,14 @@ def output_folder(output_dir: PathLike) -> Path:
 
 
 def connect(scheduler: str = "") -> Any:
-    """A ``dask.distributed`` client for ``scheduler`` (an address), or None for local threads."""
+    """A ``dask.distributed`` client: None for ``""`` (local threads), a new ``LocalCluster``
+    for ``"local"``, else a connection to the scheduler at that address."""
     if not scheduler:
         return None
     from dask.distributed import Client
 
+    if scheduler == "local":
+        return Client(dashboard_address=":0")
     return Client(scheduler, timeout="30s")
 
 
