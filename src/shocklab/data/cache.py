@@ -59,7 +59,9 @@ def cached(
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.parent / f".{path.name}.{uuid.uuid4().hex}.tmp"
         try:
-            ds.to_zarr(tmp, mode="w", consolidated=True, zarr_format=2)
+            # dask's target chunk size (128 MiB) rather than the loaders' one-chunk-per-file:
+            # a daily panel becomes one chunk per variable, so reopening is a handful of reads
+            ds.chunk("auto").to_zarr(tmp, mode="w", consolidated=True, zarr_format=2)
             try:
                 tmp.rename(path)
             except OSError:  # another process finished first: theirs is identical by key

@@ -254,9 +254,16 @@ def open_prices(
         for k, field in enumerate(PRICE_FIELDS)
     }
     ds = xr.Dataset(data_vars, coords=_asset_coords(files) | {"time": labels})
-    ds["bar_end"] = (("time", "asset"), bar_end, {"description": "UTC instant of the close"})
-    ds["expected"] = (("time", "asset"), expected, {"description": "calendar has a bar here"})
-    ds["missing"] = ds["expected"] & ds["close"].isnull()
+    # calendar arrays in the file blocks' chunks: a mismatch would cost a rechunk in every graph
+    grid = cube.chunks[:2]
+    ds["bar_end"] = (
+        ("time", "asset"),
+        da.from_array(bar_end, chunks=grid),
+        {"description": "UTC instant of the close"},
+    )
+    mask = da.from_array(expected, chunks=grid)
+    ds["expected"] = (("time", "asset"), mask, {"description": "calendar has a bar here"})
+    ds["missing"] = (("time", "asset"), mask & da.isnan(cube[:, :, PRICE_FIELDS.index("close")]))
     ds["missing"].attrs["description"] = "expected bar absent from the file or with bad prices"
     ds.attrs.update(
         provenance_attrs(
