@@ -46,6 +46,18 @@ def cache_path(ds: xr.Dataset, name: str, cache_dir: str | os.PathLike[str] | No
     return folder / f"{name}-{cache_key(ds)}.zarr"
 
 
+def _for_store(ds: xr.Dataset) -> xr.Dataset:
+    """``ds`` as the cache writes it: numeric variables in dask's target chunk size (128 MiB)
+    rather than the loaders' one chunk per file, so that a daily panel reopens in a handful of
+    reads; datetimes computed, so that xarray picks units that round-trip in any backend
+    (chunked times would be stored as int64 nanoseconds, which netCDF3 cannot hold)."""
+    times = {n: ds[n].compute() for n in ds.variables if ds[n].dtype.kind == "M"}
+    out = ds.assign_coords({n: v for n, v in times.items() if n in ds.coords})
+    return out.assign(
+        {n: times[n] if n in times else ds[n].chunk("auto") for n in map(str, ds.data_vars)}
+    )
+
+
 def cached(
     ds: xr.Dataset, name: str = "panel", cache_dir: str | os.PathLike[str] | None = None
 ) -> xr.Dataset:
@@ -59,9 +71,7 @@ def cached(
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.parent / f".{path.name}.{uuid.uuid4().hex}.tmp"
         try:
-            # dask's target chunk size (128 MiB) rather than the loaders' one-chunk-per-file:
-            # a daily panel becomes one chunk per variable, so reopening is a handful of reads
-            ds.chunk("auto").to_zarr(tmp, mode="w", consolidated=True, zarr_format=2)
+            _for_store(ds).to_zarr(tmp, mode="w", consolidated=True, zarr_format=2)
             try:
                 tmp.rename(path)
             except OSError:  # another process finished first: theirs is identical by key
