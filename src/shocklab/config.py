@@ -18,6 +18,8 @@ import pooch
 DATA_ENV = "SHOCKLAB_DATA_DIR"
 BUILD_ENV = "SHOCKLAB_BUILD_DIR"
 OFFLINE_ENV = "SHOCKLAB_OFFLINE"
+LOCAL_CLUSTER = "local"
+"""``scheduler`` value that starts a dask ``LocalCluster`` (runner and notebooks alike)."""
 
 
 def data_root(data_dir: str | os.PathLike[str] | None = None) -> Path:

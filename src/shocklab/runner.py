@@ -30,7 +30,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from shocklab.config import build_root
+from shocklab.config import LOCAL_CLUSTER, build_root
 from shocklab.events import EventSpec, load_events, resolve_event
 from shocklab.provenance import git_commit, provenance
 from shocklab.universe import research_dir
@@ -294,10 +294,6 @@ def _run_one(event: str, data_dir: str | None, scheduler: str) -> RunRecord:
         return run_event(event, data_dir=data_dir, scheduler=scheduler)
     except (ValueError, OSError) as exc:  # bad event id or date: record, do not stop the batch
         return RunRecord(event=event, event_id=event, status="failed", output="", error=str(exc))
-
-
-LOCAL_CLUSTER = "local"
-"""``scheduler`` value that starts one ``LocalCluster`` shared by all notebooks of a run."""
 
 
 @contextlib.contextmanager

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from shocklab.config import build_root, data_root
+from shocklab.config import LOCAL_CLUSTER, build_root, data_root
 from shocklab.data import CoverageError, hourly_panel, nyse_close_panel, returns
 from shocklab.data.catalog import Catalog
 from shocklab.events import EventSpec, resolve_event
@@ -54,7 +54,7 @@ def connect(scheduler: str = "") -> Any:
         return None
     from dask.distributed import Client
 
-    if scheduler == "local":
+    if scheduler == LOCAL_CLUSTER:
         return Client(dashboard_address=":0")
     return Client(scheduler, timeout="30s")
 
