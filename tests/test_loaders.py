@@ -203,6 +203,33 @@ def test_eager_equals_chunked() -> None:
     np.testing.assert_array_equal(eager["n_missing"].values, threaded["n_missing"].values)
 
 
+def test_interleaved_request_keeps_its_order() -> None:
+    """Crypto and equities mixed (and repeated) come back in the order asked."""
+    mixed = ["BTCUSDT", "NVDA", "ETHUSDT", "QQQ"]
+    panel = nyse_close_panel(mixed, "2025-01-21", "2025-01-31").compute()
+    assert panel["asset"].values.tolist() == mixed
+    assert panel["group"].values.tolist()[:2] == ["majors", "semis"]
+    for symbol in mixed:
+        alone = nyse_close_panel([symbol], "2025-01-21", "2025-01-31").compute()
+        np.testing.assert_array_equal(
+            panel["close"].sel(asset=symbol).values, alone["close"].sel(asset=symbol).values
+        )
+    twice = nyse_close_panel(["NVDA", "BTCUSDT", "NVDA"], "2025-01-21", "2025-01-31")
+    assert twice["asset"].values.tolist() == ["NVDA", "BTCUSDT", "NVDA"]
+
+
+def test_sample_at_accepts_any_time_chunks() -> None:
+    """Bars chunked along time (e.g. a user's rechunk or a zarr store) sample the same."""
+    bars = open_prices(["BTCUSDT", "SOLUSDT"], "2025-01-20", "2025-02-01", freq="1h")
+    instants = pd.DatetimeIndex(["2025-01-24T21:00", "2025-01-27T21:00", "2025-01-28T21:00"])
+    eager = sample_at(bars.load(), instants)
+    chunked = sample_at(bars.chunk({"time": 50, "asset": 1}), instants)
+    assert chunked["close"].data.numblocks == (1, 2)
+    xr.testing.assert_identical(eager, chunked.compute())
+    raw = bars["close"].sel(time=instants - pd.Timedelta(hours=1)).values
+    np.testing.assert_array_equal(eager["close"].values, raw)
+
+
 def test_hourly_panel_session_mask_and_staleness() -> None:
     h = hourly_panel(["BTCUSDT", "QQQ"], "2025-01-27", "2025-01-27").compute()
     mask = h["in_session"].sel(asset="QQQ").to_series()

@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from shocklab.data.errors import DataFileError, DataQualityWarning
+from shocklab.data.sources import mirror as sources_mirror
 from shocklab.data.sources.mirror import epoch_to_utc, read_bars, read_fred_csv, read_funding
 
 GOOD = (
@@ -150,3 +151,54 @@ def test_epoch_ms_and_us_mixed() -> None:
 def test_epoch_seconds_rejected() -> None:
     with pytest.raises(DataFileError, match="seconds"):
         epoch_to_utc(np.array([1735689600]))
+
+
+@pytest.mark.parametrize(
+    ("relpath", "positive"),
+    [
+        ("crypto/binance/spot/1h/RENDERUSDT.csv", True),  # has a months-long hole
+        ("crypto/binance/spot/1h/BTCUSDT.csv.gz", True),
+        ("equities/us/1d/NVDA.csv", True),  # session dates, IEX-only volume
+        ("macro/1d/IRX.csv", False),  # close-only level series
+    ],
+)
+def test_arrow_fast_path_equals_pandas_path(
+    mirror: Path, relpath: str, positive: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Files on disk take pyarrow's columns; a buffer takes the pandas parser: same bars."""
+    path = mirror / relpath
+    opener = gzip.open if path.suffix == ".gz" else open
+    with monkeypatch.context() as patch:  # prove the file on disk never reaches pandas
+        patch.setattr(sources_mirror, "_pandas_bars", None)
+        fast = read_bars(path, positive=positive)
+    with opener(path, "rb") as buffer:
+        slow = read_bars(buffer, positive=positive)
+    pd.testing.assert_frame_equal(fast, slow)
+    # and both agree with a plain pandas read of the close column
+    plain = pd.read_csv(path)
+    assert np.array_equal(fast["close"].to_numpy(), plain["close"].to_numpy(dtype="float64"))
+
+
+def test_clean_frame_repairs_like_a_groupby(tmp_path: Path) -> None:
+    """Unsorted rows, an exact duplicate and a zero price: sorted, deduplicated, NaN-ed."""
+    text = (
+        "time,open,high,low,close,volume\n"
+        "2025-01-27T02:00:00Z,101,103,100,102,12\n"
+        "2025-01-27T00:00:00Z,100,101,99,100.5,10\n"
+        "2025-01-27T02:00:00Z,101,103,100,102,12\n"
+        "2025-01-27T01:00:00Z,100.5,0,100,101,11\n"
+    )
+    with pytest.warns(DataQualityWarning) as caught:
+        frame = read_bars(write(tmp_path, text))
+    assert len(caught) == 1  # one warning naming every repair
+    notes = frame.attrs["quality_notes"]
+    assert notes[0] == "rows were not in time order (sorted)"
+    assert notes[1] == "1 exact duplicate row(s) dropped"
+    assert notes[2].startswith("1 row(s) with NaN/zero/negative prices set to NaN")
+    expected = pd.read_csv(io.StringIO(text))
+    expected.index = pd.DatetimeIndex(pd.to_datetime(expected.pop("time")).dt.tz_localize(None))
+    expected = expected[~expected.index.duplicated()].sort_index()
+    assert frame.index.equals(expected.index.rename("time"))
+    assert frame.loc["2025-01-27T01:00", ["open", "high", "low", "close"]].isna().all()
+    assert frame.loc["2025-01-27T01:00", "volume"] == 11  # volume is not a price
+    assert frame.loc["2025-01-27T02:00", "close"] == 102

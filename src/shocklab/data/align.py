@@ -20,9 +20,11 @@ import os
 from collections.abc import Sequence
 from typing import Literal, cast
 
+import dask.array as da
 import numpy as np
 import pandas as pd
 import xarray as xr
+from dask.base import tokenize
 
 from shocklab.config import data_root
 from shocklab.data.calendar import nyse_open_mask, nyse_schedule
@@ -66,6 +68,82 @@ def _asof_kernel(
     return price.reshape(shape), n_missing.reshape(shape), n_expected.reshape(shape)
 
 
+_SAMPLED = ("close", "n_missing", "n_expected")
+
+
+def _asof_block(
+    close: np.ndarray, bar_end: np.ndarray, instants: np.ndarray, tolerance: np.timedelta64
+) -> np.ndarray:
+    """:func:`_asof_kernel` on a ``(time, asset)`` block -> ``(sample, asset, 3)``."""
+    return np.stack(_asof_kernel(close.T, bar_end.T, instants, tolerance), axis=-1).transpose(
+        1, 0, 2
+    )
+
+
+def _sampled_stack(
+    prices: xr.Dataset, instants: np.ndarray, tolerance: np.timedelta64
+) -> np.ndarray | da.Array:
+    """As-of samples of every asset, ``(sample, asset, 3)`` in the order of :data:`_SAMPLED`.
+
+    Dask input gives one task per asset chunk (the loaders' file blocks), in the same chunks.
+    """
+    close = prices["close"].transpose("time", "asset").data
+    bar_end = prices["bar_end"].transpose("time", "asset").data
+    if not isinstance(close, da.Array) and not isinstance(bar_end, da.Array):
+        return _asof_block(np.asarray(close), np.asarray(bar_end), instants, tolerance)
+    close = da.asarray(close).rechunk({0: -1})  # the kernel needs whole series
+    bar_end = da.asarray(bar_end).rechunk({0: -1, 1: close.chunks[1]})
+    sampled: da.Array = da.map_blocks(
+        _asof_block,
+        close,
+        bar_end,
+        instants=instants,
+        tolerance=tolerance,
+        chunks=((instants.size,), close.chunks[1], (len(_SAMPLED),)),
+        new_axis=2,
+        dtype="float64",
+        name=f"asof-{tokenize(close, bar_end, instants, tolerance)}",
+    )
+    return sampled
+
+
+def _instants(instants: pd.DatetimeIndex | np.ndarray) -> np.ndarray:
+    inst = np.asarray(pd.DatetimeIndex(instants).as_unit("ns").to_numpy(), dtype="datetime64[ns]")
+    if inst.size == 0:
+        msg = "no sampling instants: the window holds no session or hour. Widen the window."
+        raise ValueError(msg)
+    return inst
+
+
+def _sampled_dataset(
+    stack: np.ndarray | da.Array,
+    asset_coords: dict[str, tuple[str, np.ndarray]],
+    instants: np.ndarray,
+    labels: pd.DatetimeIndex | None,
+    attrs: dict[str, object],
+) -> xr.Dataset:
+    out = xr.Dataset(
+        {name: (("time", "asset"), stack[:, :, k]) for k, name in enumerate(_SAMPLED)},
+        coords={
+            "time": ("time", instants if labels is None else pd.DatetimeIndex(labels).to_numpy()),
+            "sample_time": ("time", instants),
+            **asset_coords,
+        },
+    )
+    out["close"].attrs = dict(attrs)
+    out["n_missing"].attrs["description"] = "expected source bars missing since previous sample"
+    out["n_expected"].attrs["description"] = "expected source bars since previous sample"
+    return out
+
+
+def _asset_coords(*parts: xr.Dataset) -> dict[str, tuple[str, np.ndarray]]:
+    """The ``asset`` coordinates of one or more datasets, concatenated in order."""
+    names = [str(name) for name in parts[0]["asset"].coords]
+    return {
+        name: ("asset", np.concatenate([part[name].to_numpy() for part in parts])) for name in names
+    }
+
+
 def sample_at(
     prices: xr.Dataset,
     instants: pd.DatetimeIndex | np.ndarray,
@@ -80,31 +158,10 @@ def sample_at(
     whose close falls since the previous instant). ``time`` holds ``labels`` (default: the
     instants) and the coordinate ``sample_time`` the instants.
     """
-    inst = np.asarray(pd.DatetimeIndex(instants).as_unit("ns").to_numpy(), dtype="datetime64[ns]")
-    if inst.size == 0:
-        msg = "no sampling instants: the window holds no session or hour. Widen the window."
-        raise ValueError(msg)
+    inst = _instants(instants)
     tol = np.timedelta64(pd.Timedelta(tolerance).value, "ns")
-    close, n_missing, n_expected = xr.apply_ufunc(
-        _asof_kernel,
-        prices["close"],
-        prices["bar_end"],
-        kwargs={"instants": inst, "tolerance": tol},
-        input_core_dims=[["time"], ["time"]],
-        output_core_dims=[["sample"], ["sample"], ["sample"]],
-        dask="parallelized",
-        output_dtypes=[np.float64, np.float64, np.float64],
-        dask_gufunc_kwargs={"output_sizes": {"sample": inst.size}},
-    )
-    out = xr.Dataset({"close": close, "n_missing": n_missing, "n_expected": n_expected})
-    out = out.rename(sample="time").assign_coords(
-        time=("time", inst if labels is None else pd.DatetimeIndex(labels).to_numpy()),
-        sample_time=("time", inst),
-    )
-    out = out.transpose("time", "asset")
-    out["close"].attrs = prices["close"].attrs
-    out["n_missing"].attrs["description"] = "expected source bars missing since previous sample"
-    out["n_expected"].attrs["description"] = "expected source bars since previous sample"
+    stack = _sampled_stack(prices, inst, tol)
+    out = _sampled_dataset(stack, _asset_coords(prices), inst, labels, prices["close"].attrs)
     out.attrs = dict(prices.attrs)
     return out
 
@@ -144,9 +201,9 @@ def nyse_close_panel(
     catalog = Catalog(data_root(data_dir))
     daily = [s for s in symbols if _is_session_asset(catalog, s.upper(), venue)]
     intraday = [s for s in symbols if s not in daily]
-    parts = []
+    opened = {}
     if daily:
-        eq = open_prices(
+        opened[symbols.index(daily[0])] = open_prices(
             daily,
             sched.index[0],
             sched.index[-1] + pd.Timedelta(days=1),
@@ -154,9 +211,8 @@ def nyse_close_panel(
             data_dir=data_dir,
             fetch=fetch,
         )
-        parts.append(sample_at(eq, closes, labels=pd.DatetimeIndex(sched.index)))
     if intraday:
-        cr = open_prices(
+        opened[symbols.index(intraday[0])] = open_prices(
             intraday,
             load_start,
             load_end,
@@ -165,15 +221,20 @@ def nyse_close_panel(
             data_dir=data_dir,
             fetch=fetch,
         )
-        parts.append(sample_at(cr, closes, labels=pd.DatetimeIndex(sched.index)))
-    panel = (
-        xr.concat(
-            parts, dim="asset", coords="different", compat="equals", combine_attrs="drop_conflicts"
-        )
-        if len(parts) > 1
-        else parts[0]
+    parts = [opened[k] for k in sorted(opened)]  # the request's order when it lists each kind
+    inst = _instants(closes)
+    stacks = [_sampled_stack(part, inst, np.timedelta64(0, "ns")) for part in parts]
+    coords = _asset_coords(*parts)
+    stack = (
+        stacks[0] if len(stacks) == 1 else da.concatenate([da.asarray(x) for x in stacks], axis=1)
     )
-    panel = panel.sel(asset=[s.upper() for s in symbols])
+    panel = _sampled_dataset(
+        stack, coords, inst, pd.DatetimeIndex(sched.index), parts[0]["close"].attrs
+    )
+    have = panel.indexes["asset"]
+    wanted = have.get_indexer(pd.Index([s.upper() for s in symbols]))
+    if not np.array_equal(wanted, np.arange(have.size)):  # interleaved kinds or repeats
+        panel = panel.isel(asset=wanted)
     panel = panel.assign_coords(
         interval_start=(
             "time",

@@ -38,7 +38,7 @@ from shocklab.data.errors import (
     DataQualityWarning,
     UnknownSymbolError,
 )
-from shocklab.data.sources.mirror import read_bars, read_funding, read_long_panel
+from shocklab.data.sources.mirror import Bars, read_bar_arrays, read_funding, read_long_panel
 from shocklab.universe import load_universe
 
 PRICE_FIELDS = ("open", "high", "low", "close", "volume")
@@ -76,21 +76,34 @@ class _Schedule:
     bar_end: np.ndarray
 
 
-def _schedule(sf: SeriesFile, start: pd.Timestamp, end: pd.Timestamp) -> _Schedule:
-    step = _STEPS.get(sf.freq)
-    if step is None:
+def _schedule_kind(sf: SeriesFile) -> tuple[str, str]:
+    """What a file's expected bars depend on: its calendar family and bar length."""
+    if sf.freq not in _STEPS:
         msg = f"unsupported freq {sf.freq!r}; use one of {sorted(_STEPS)}."
         raise ValueError(msg)
     if sf.calendar in ("XNYS", "session") and sf.freq == "1d":
-        sched = nyse_schedule(start, end - pd.Timedelta(1, "ns"))
-        labels = pd.DatetimeIndex(sched.index, name="time")
-        return _Schedule(labels, sched["close"].to_numpy())
+        return "nyse-sessions", sf.freq
     if sf.calendar == "XNYS":
+        return "nyse-hours", sf.freq
+    return "grid", sf.freq
+
+
+@functools.lru_cache(maxsize=32)
+def _schedule(kind: str, freq: str, start: pd.Timestamp, end: pd.Timestamp) -> _Schedule:
+    """Expected bars of a calendar in ``[start, end)``; shared by every file of that kind."""
+    step = _STEPS[freq]
+    if kind == "nyse-sessions":
+        sched = nyse_schedule(start, end - pd.Timedelta(1, "ns"))
+        out = _Schedule(pd.DatetimeIndex(sched.index, name="time"), sched["close"].to_numpy())
+    elif kind == "nyse-hours":
         bars = nyse_hourly_bars(start, end)
         bars = bars[(bars.index >= start) & (bars.index < end)]
-        return _Schedule(pd.DatetimeIndex(bars.index, name="time"), bars["end"].to_numpy())
-    labels = pd.date_range(start.ceil(step), end, freq=step, inclusive="left", name="time")
-    return _Schedule(labels, (labels + step).to_numpy())
+        out = _Schedule(pd.DatetimeIndex(bars.index, name="time"), bars["end"].to_numpy())
+    else:
+        labels = pd.date_range(start.ceil(step), end, freq=step, inclusive="left", name="time")
+        out = _Schedule(labels, (labels + step).to_numpy())
+    out.bar_end.flags.writeable = False  # cached: shared by every caller
+    return out
 
 
 def _check_coverage(sf: SeriesFile, start: pd.Timestamp, end: pd.Timestamp) -> None:
@@ -105,7 +118,7 @@ def _check_coverage(sf: SeriesFile, start: pd.Timestamp, end: pd.Timestamp) -> N
 
 
 def _read_block(
-    reader: Callable[[Path], pd.DataFrame],
+    reader: Callable[[Path], Bars],
     path: Path,
     labels: np.ndarray,
     own: np.ndarray,
@@ -117,24 +130,37 @@ def _read_block(
     Rows inside the window that are not expected bars (e.g. a row dated on an exchange holiday)
     are reported, not placed.
     """
-    frame = reader(path)
-    lo, hi = labels[0], labels[-1]
-    inside = frame.loc[(frame.index >= lo) & (frame.index <= hi)]
-    expected = pd.DatetimeIndex(labels[own])
-    stray = inside.index.difference(expected)
-    if len(stray):
+    bars = reader(path)
+    lo = int(np.searchsorted(bars.time, labels[0], side="left"))
+    hi = int(np.searchsorted(bars.time, labels[-1], side="right"))
+    stamps = bars.time[lo:hi]
+    pos = np.minimum(np.searchsorted(labels, stamps), labels.size - 1)
+    placed = (labels[pos] == stamps) & own[pos]
+    if not placed.all():
+        stray = stamps[~placed]
         warnings.warn(
-            f"{name}: {len(stray)} row(s) fall on no expected bar of its calendar (first "
-            f"{stray[0]}); they are left out of the panel. A time-zone slip or a holiday row?",
+            f"{name}: {stray.size} row(s) fall on no expected bar of its calendar (first "
+            f"{pd.Timestamp(stray[0])}); they are left out of the panel. A time-zone slip or a "
+            "holiday row?",
             DataQualityWarning,
             stacklevel=2,
         )
-    placed = inside.reindex(expected)
     out = np.full((labels.size, 1, len(fields)), np.nan)
-    for k, field in enumerate(fields):
-        if field in placed.columns:
-            out[own, 0, k] = placed[field].to_numpy(dtype="float64")
+    columns = [bars.columns.index(f) for f in fields if f in bars.columns]
+    into = [k for k, f in enumerate(fields) if f in bars.columns]
+    grid = out[:, 0, :]  # a view
+    grid[np.ix_(pos[placed], into)] = bars.values[lo:hi][placed][:, columns]
     return out
+
+
+def _frame_bars(reader: Callable[[Path], pd.DataFrame], path: Path) -> Bars:
+    """Adapt a frame reader (time index, float columns) to :func:`_read_block`."""
+    frame = reader(path)
+    return Bars(
+        frame.index.to_numpy(dtype="datetime64[ns]"),
+        frame.to_numpy(dtype="float64", na_value=np.nan),
+        tuple(str(c) for c in frame.columns),
+    )
 
 
 def _resolve(
@@ -219,9 +245,11 @@ def open_prices(
     start_ts, end_ts = window(start, end)
     root = data_root(data_dir)
     files = _resolve(symbols, freq, venue, root, fetch, start_ts, end_ts)
-    schedules = [_schedule(sf, start_ts, end_ts) for sf in files]
+    kinds = [_schedule_kind(sf) for sf in files]
+    schedules = {kind: _schedule(*kind, start_ts, end_ts) for kind in dict.fromkeys(kinds)}
     labels = pd.DatetimeIndex(
-        np.unique(np.concatenate([s.labels.to_numpy() for s in schedules])), name="time"
+        functools.reduce(np.union1d, [s.labels.to_numpy() for s in schedules.values()]),
+        name="time",
     ).as_unit("ns")
     if labels.empty:
         msg = (
@@ -230,19 +258,21 @@ def open_prices(
         )
         raise CoverageError(msg)
     n, values = labels.size, labels.to_numpy()
-    expected = np.zeros((n, len(files)), dtype=bool)
-    bar_end = np.full((n, len(files)), np.datetime64("NaT"), dtype="datetime64[ns]")
+    owns, ends = {}, {}
+    for kind, sched in schedules.items():
+        owns[kind] = np.zeros(n, dtype=bool)
+        owns[kind][np.searchsorted(values, sched.labels.to_numpy())] = True  # labels ⊂ values
+        ends[kind] = np.full(n, np.datetime64("NaT"), dtype="datetime64[ns]")
+        ends[kind][owns[kind]] = sched.bar_end
+    expected = np.stack([owns[kind] for kind in kinds], axis=1)
+    bar_end = np.stack([ends[kind] for kind in kinds], axis=1)
     blocks = []
-    for j, (sf, sched) in enumerate(zip(files, schedules, strict=True)):
-        own = np.zeros(n, dtype=bool)
-        own[np.searchsorted(values, sched.labels.to_numpy())] = True  # labels ⊂ values, sorted
-        expected[:, j] = own
-        bar_end[own, j] = sched.bar_end
+    for sf, kind in zip(files, kinds, strict=True):
         task = delayed(_read_block, pure=True)(
-            functools.partial(read_bars, positive=sf.asset_class not in LEVEL_CLASSES),
+            functools.partial(read_bar_arrays, positive=sf.asset_class not in LEVEL_CLASSES),
             sf.path,
             values,
-            own,
+            owns[kind],
             PRICE_FIELDS,
             sf.relpath,
             dask_key_name=f"read-{sf.relpath}-{sf.sha256[:12]}-{start_ts.value}-{end_ts.value}",
@@ -352,7 +382,7 @@ def open_funding(
     for p, own_stamps in zip(paths, stamps, strict=True):
         own = np.isin(values, own_stamps.to_numpy())
         task = delayed(_read_block, pure=True)(
-            read_funding, p, values, own, ("funding_rate",), p.name
+            functools.partial(_frame_bars, read_funding), p, values, own, ("funding_rate",), p.name
         )
         blocks.append(da.from_delayed(task, shape=(labels.size, 1, 1), dtype="float64"))
     cube = da.concatenate(blocks, axis=1)

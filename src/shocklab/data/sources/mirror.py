@@ -17,6 +17,7 @@ import warnings
 import zipfile
 import zlib
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
@@ -45,12 +46,10 @@ def read_csv_checked(source: Source, **kwargs: object) -> pd.DataFrame:
     quirky-but-valid input (ragged last line) or raises the detailed error.
     """
     name = _name(source)
-    if isinstance(source, str | Path) and not kwargs:
-        try:
-            frame: pd.DataFrame = pacsv.read_csv(source).to_pandas(date_as_object=False)
-            return frame
-        except (pa.ArrowInvalid, OSError, EOFError, zlib.error):
-            pass  # fall through for a precise diagnosis
+    table = _read_arrow(source) if not kwargs else None
+    if table is not None:
+        frame: pd.DataFrame = table.to_pandas(date_as_object=False)
+        return frame
     try:
         return pd.read_csv(source, **kwargs)  # type: ignore[call-overload, no-any-return]
     except (EOFError, gzip.BadGzipFile, zipfile.BadZipFile, zlib.error, OSError) as exc:
@@ -65,6 +64,16 @@ def read_csv_checked(source: Source, **kwargs: object) -> pd.DataFrame:
     except pd.errors.EmptyDataError as exc:
         msg = f"{name}: the file is empty. Delete it and fetch it again."
         raise DataFileError(msg) from exc
+
+
+def _read_arrow(source: Source) -> pa.Table | None:
+    """pyarrow's parse of a file on disk, or None (a buffer, or input pyarrow rejects)."""
+    if not isinstance(source, str | Path):
+        return None
+    try:
+        return pacsv.read_csv(source)
+    except (pa.ArrowInvalid, OSError, EOFError, zlib.error):
+        return None  # the pandas path gives the precise diagnosis
 
 
 def parse_utc_times(values: pd.Series, name: str, column: str = "time") -> pd.DatetimeIndex:
@@ -121,49 +130,101 @@ def _reject_unparsed(parsed: pd.Series, text: pd.Series, name: str, column: str)
         raise DataFileError(msg)
 
 
-def clean_frame(
-    frame: pd.DataFrame, name: str, price_columns: Sequence[str] = (), *, positive: bool = True
-) -> pd.DataFrame:
+@dataclass(frozen=True)
+class Bars:
+    """Clean bars as arrays: ``time`` (``datetime64[ns]``, sorted, unique) and float64
+    ``values`` of shape ``(time, column)``, with the repairs made (``notes``)."""
+
+    time: np.ndarray
+    values: np.ndarray
+    columns: tuple[str, ...]
+    notes: tuple[str, ...] = ()
+
+    def frame(self) -> pd.DataFrame:
+        """The bars as a frame indexed by ``time``; ``attrs['quality_notes']`` lists repairs."""
+        out = pd.DataFrame(
+            self.values, index=pd.DatetimeIndex(self.time, name="time"), columns=self.columns
+        )
+        out.attrs["quality_notes"] = list(self.notes)
+        return out
+
+
+def clean_arrays(
+    time: np.ndarray,
+    values: np.ndarray,
+    name: str,
+    price_columns: Sequence[int] = (),
+    *,
+    positive: bool = True,
+) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """Sort, drop exact duplicate rows, reject conflicting duplicates, flag invalid prices.
 
-    Invalid prices (NaN, zero, negative where ``positive``) set the whole row's prices to NaN so
-    that no return is ever computed from them; the count is reported in a warning.
+    ``time`` is ``datetime64[ns]``, ``values`` float64 ``(n, k)``; ``price_columns`` are the
+    column positions checked for prices. Invalid prices (NaN, zero, negative where ``positive``)
+    set the row's price columns to NaN so that no return is ever computed from them. Returns the
+    cleaned arrays and one note per repair; conflicting duplicates raise
+    :class:`DataFileError`.
     """
     notes: list[str] = []
-    if not frame.index.is_monotonic_increasing:
+    stamps = time.view("int64")
+    if stamps.size > 1 and bool((stamps[1:] < stamps[:-1]).any()):
         notes.append("rows were not in time order (sorted)")
-        frame = frame.sort_index(kind="stable")
-    dup = frame.index.duplicated(keep=False)
-    if dup.any():
-        dups = frame[dup]
-        conflicting = dups.groupby(level=0).nunique(dropna=False).gt(1).any(axis=1)
-        if bool(conflicting.any()):
-            stamps = ", ".join(str(t) for t in conflicting[conflicting].index[:3])
+        order = np.argsort(stamps, kind="stable")
+        time, values, stamps = time[order], values[order], stamps[order]
+    repeat = stamps[1:] == stamps[:-1]  # a row whose stamp equals the previous row's
+    if bool(repeat.any()):
+        later, earlier = values[1:][repeat], values[:-1][repeat]
+        same = (later == earlier) | (np.isnan(later) & np.isnan(earlier))
+        conflicting = np.unique(time[1:][repeat][~same.all(axis=1)])
+        if conflicting.size:
+            shown = ", ".join(str(pd.Timestamp(t)) for t in conflicting[:3])
             msg = (
-                f"{name}: {int(conflicting.sum())} time stamp(s) appear more than once with "
-                f"different values (first: {stamps}). Keep one row per stamp (re-fetch the file)."
+                f"{name}: {conflicting.size} time stamp(s) appear more than once with "
+                f"different values (first: {shown}). Keep one row per stamp (re-fetch the file)."
             )
             raise DataFileError(msg)
-        n_extra = int(frame.index.duplicated().sum())
-        notes.append(f"{n_extra} exact duplicate row(s) dropped")
-        frame = frame[~frame.index.duplicated()]
-    cols = [c for c in price_columns if c in frame.columns]
+        notes.append(f"{int(repeat.sum())} exact duplicate row(s) dropped")
+        keep = np.concatenate([[True], ~repeat])
+        time, values = time[keep], values[keep]
+    cols = list(price_columns)
     if cols:
-        prices = frame[cols].astype("float64")
-        invalid = prices.isna() | (prices <= 0) if positive else prices.isna()
-        bad_rows = invalid.any(axis=1).to_numpy()
-        if bad_rows.any():
-            first = frame.index[bad_rows][0]
+        prices = values[:, cols]
+        invalid = np.isnan(prices) | (prices <= 0) if positive else np.isnan(prices)
+        bad_rows = invalid.any(axis=1)
+        if bool(bad_rows.any()):
+            first = pd.Timestamp(time[bad_rows.argmax()])
             notes.append(
                 f"{int(bad_rows.sum())} row(s) with NaN/zero/negative prices set to NaN "
                 f"(first at {first})"
             )
-            frame = frame.copy()
-            frame.loc[bad_rows, cols] = np.nan
+            values = values.copy()
+            values[np.ix_(bad_rows, cols)] = np.nan
+    return time, values, notes
+
+
+def _report(name: str, notes: Sequence[str]) -> None:
     if notes:
-        warnings.warn(f"{name}: " + "; ".join(notes), DataQualityWarning, stacklevel=3)
-    frame.attrs["quality_notes"] = notes
-    return frame
+        warnings.warn(f"{name}: " + "; ".join(notes), DataQualityWarning, stacklevel=4)
+
+
+def clean_frame(
+    frame: pd.DataFrame, name: str, price_columns: Sequence[str] = (), *, positive: bool = True
+) -> pd.DataFrame:
+    """:func:`clean_arrays` for a numeric frame indexed by time; repairs are reported once as
+    a :class:`DataQualityWarning` and listed in ``attrs['quality_notes']``."""
+    names = list(frame.columns)
+    time, values, notes = clean_arrays(
+        frame.index.to_numpy(dtype="datetime64[ns]"),
+        frame.to_numpy(dtype="float64", na_value=np.nan),
+        name,
+        [names.index(c) for c in price_columns if c in names],
+        positive=positive,
+    )
+    _report(name, notes)
+    out = pd.DataFrame(values, index=pd.DatetimeIndex(time, name=frame.index.name))
+    out.columns = frame.columns
+    out.attrs = {**frame.attrs, "quality_notes": notes}
+    return out
 
 
 def _require(frame: pd.DataFrame, columns: Sequence[str], name: str) -> None:
@@ -185,8 +246,70 @@ def read_bars(source: Source, *, positive: bool = True) -> pd.DataFrame:
     Returns float64 columns ``open, high, low, close, volume`` (missing ones as NaN; an IEX-only
     ``volume_iex`` column is kept under that name, never relabelled as market volume).
     """
+    return read_bar_arrays(source, positive=positive).frame()
+
+
+def read_bar_arrays(source: Source, *, positive: bool = True) -> Bars:
+    """:func:`read_bars` without the frame: the loaders' hot path (one call per file).
+
+    A well-formed file (zoned ``time`` stamps or ``date`` column, numeric prices) goes from
+    pyarrow's columns straight to numpy; anything else takes the pandas path, which parses
+    leniently and names the exact problem. Both end in :func:`clean_arrays`.
+    """
     name = _name(source)
-    raw = read_csv_checked(source)
+    table = _read_arrow(source)
+    parsed = _arrow_bars(table) if table is not None else None
+    if parsed is None:
+        parsed = _pandas_bars(read_csv_checked(source), name)
+    time, values, columns, present = parsed
+    time, values, notes = clean_arrays(time, values, name, present, positive=positive)
+    _report(name, notes)
+    return Bars(time, values, columns, tuple(notes))
+
+
+_ParsedBars = tuple[np.ndarray, np.ndarray, tuple[str, ...], list[int]]
+_NS_PER = {"s": 10**9, "ms": 10**6, "us": 10**3, "ns": 1}
+
+
+def _bar_columns(names: Sequence[str]) -> tuple[tuple[str, ...], list[int]]:
+    """Output columns (OHLCV, plus ``volume_iex`` if present) and which price columns exist."""
+    extra = ("volume_iex",) if "volume_iex" in names else ()
+    present = [k for k, c in enumerate(PRICE_COLUMNS) if c in names]
+    return (*PRICE_COLUMNS, "volume", *extra), present
+
+
+def _arrow_bars(table: pa.Table) -> _ParsedBars | None:
+    """Columns of a well-formed table as numpy, or None when the file needs the pandas path."""
+    names = table.column_names
+    if "close" not in names or table.num_rows == 0:
+        return None
+    if "time" in names:
+        kind = table.schema.field("time").type
+        if not (pa.types.is_timestamp(kind) and kind.tz is not None):
+            return None  # strings or zone-less stamps: parse_utc_times decides
+        stamps = table["time"]
+        scale = _NS_PER[kind.unit]
+    elif "date" in names and pa.types.is_date32(table.schema.field("date").type):
+        stamps, scale = table["date"], 86_400 * 10**9
+    else:
+        return None
+    if stamps.null_count:
+        return None
+    ints = stamps.cast(pa.int64() if scale != 86_400 * 10**9 else pa.int32()).to_numpy()
+    time = (ints.astype("int64") * scale).view("datetime64[ns]")
+    columns, present = _bar_columns(names)
+    values = np.full((table.num_rows, len(columns)), np.nan)
+    for k, col in enumerate(columns):
+        if col not in names:
+            continue  # close-only files: no fake OHLC, no volume
+        kind = table.schema.field(col).type
+        if not (pa.types.is_floating(kind) or pa.types.is_integer(kind) or pa.types.is_null(kind)):
+            return None  # text in a number column: pd.to_numeric coerces it to NaN
+        values[:, k] = table[col].cast(pa.float64()).to_numpy(zero_copy_only=False)
+    return time, values, columns, present
+
+
+def _pandas_bars(raw: pd.DataFrame, name: str) -> _ParsedBars:
     if "time" in raw.columns:
         index = parse_utc_times(raw["time"], name)
     elif "date" in raw.columns:
@@ -195,15 +318,14 @@ def read_bars(source: Source, *, positive: bool = True) -> pd.DataFrame:
         msg = f"{name}: the first column must be 'time' (UTC instants) or 'date' (session dates)."
         raise DataFileError(msg)
     _require(raw, ["close"], name)
-    out = pd.DataFrame(index=index)
-    for col in (*PRICE_COLUMNS, "volume", "volume_iex"):
-        if col in raw.columns:
-            out[col] = pd.to_numeric(raw[col], errors="coerce").to_numpy(dtype="float64")
-    for col in (*PRICE_COLUMNS, "volume"):
-        if col not in out.columns:  # close-only files: no fake OHLC, no volume
-            out[col] = np.nan
-    present = [c for c in PRICE_COLUMNS if c in raw.columns]
-    return clean_frame(out, name, present, positive=positive)
+    columns, present = _bar_columns(list(raw.columns))
+    values = np.full((len(raw), len(columns)), np.nan)
+    for k, col in enumerate(columns):
+        if col in raw.columns:  # close-only files: no fake OHLC, no volume
+            values[:, k] = pd.to_numeric(raw[col], errors="coerce").to_numpy(
+                dtype="float64", na_value=np.nan
+            )
+    return index.to_numpy(dtype="datetime64[ns]"), values, columns, present
 
 
 def read_funding(source: Source) -> pd.DataFrame:
