@@ -78,11 +78,16 @@ def research_dir() -> Path | None:
     return source_tree if source_tree.is_dir() else None
 
 
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when PyYAML has it
+
+
 @functools.lru_cache(maxsize=8)
 def _load(path: Path, mtime_ns: int) -> Universe:
     del mtime_ns
     try:
-        return Universe.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
+        return Universe.model_validate(
+            yaml.load(path.read_text(encoding="utf-8"), Loader=_YAML_LOADER)
+        )
     except ValidationError as exc:
         msg = f"{path}: invalid universe file:\n{exc}"
         raise ValueError(msg) from exc

@@ -104,7 +104,10 @@ def _sampled_stack(
         dtype="float64",
         name=f"asof-{tokenize(close, bar_end, instants, tolerance)}",
     )
-    return sampled
+    # samples are few: merge the per-file blocks up to dask's chunk size, so each sampled
+    # variable is a handful of tasks rather than one per file
+    merged: da.Array = sampled.rechunk({1: "auto"}, method="tasks")
+    return merged
 
 
 def _instants(instants: pd.DatetimeIndex | np.ndarray) -> np.ndarray:
@@ -121,12 +124,15 @@ def _sampled_dataset(
     instants: np.ndarray,
     labels: pd.DatetimeIndex | None,
     attrs: dict[str, object],
+    time_coords: dict[str, np.ndarray] | None = None,
 ) -> xr.Dataset:
+    """The sampled variables with their coordinates, built at once (no re-alignment)."""
     out = xr.Dataset(
         {name: (("time", "asset"), stack[:, :, k]) for k, name in enumerate(_SAMPLED)},
         coords={
             "time": ("time", instants if labels is None else pd.DatetimeIndex(labels).to_numpy()),
             "sample_time": ("time", instants),
+            **{name: ("time", values) for name, values in (time_coords or {}).items()},
             **asset_coords,
         },
     )
@@ -229,19 +235,20 @@ def nyse_close_panel(
         stacks[0] if len(stacks) == 1 else da.concatenate([da.asarray(x) for x in stacks], axis=1)
     )
     panel = _sampled_dataset(
-        stack, coords, inst, pd.DatetimeIndex(sched.index), parts[0]["close"].attrs
+        stack,
+        coords,
+        inst,
+        pd.DatetimeIndex(sched.index),
+        parts[0]["close"].attrs,
+        {  # the UTC span of each return: previous close -> this close
+            "interval_start": np.concatenate([[np.datetime64("NaT", "ns")], inst[:-1]]),
+            "interval_end": inst,
+        },
     )
     have = panel.indexes["asset"]
     wanted = have.get_indexer(pd.Index([s.upper() for s in symbols]))
     if not np.array_equal(wanted, np.arange(have.size)):  # interleaved kinds or repeats
         panel = panel.isel(asset=wanted)
-    panel = panel.assign_coords(
-        interval_start=(
-            "time",
-            np.concatenate([[np.datetime64("NaT", "ns")], closes.to_numpy()[:-1]]),
-        ),
-        interval_end=("time", closes.to_numpy()),
-    )
     panel["time"].attrs["label"] = "NYSE session date; prices observed at the session close (UTC)"
     panel.attrs = provenance_attrs(
         "nyse_close_panel",

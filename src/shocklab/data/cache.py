@@ -81,6 +81,8 @@ def cached(
             if tmp.exists():
                 shutil.rmtree(tmp, ignore_errors=True)
     out: xr.Dataset = xr.open_zarr(path, consolidated=True)
-    out = out.assign_coords({c: out[c].compute() for c in out.coords if c not in out.indexes})
+    lazy = [str(c) for c in out.coords if c not in out.indexes]
+    if lazy:  # small per-asset / per-time labels: load them in one pass, not one per coord
+        out = out.assign_coords(out.reset_coords(lazy)[lazy].compute().variables)
     out.attrs.update({"cache_path": str(path), "cache_key": path.stem.rsplit("-", 1)[-1]})
     return out

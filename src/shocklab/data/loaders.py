@@ -26,6 +26,7 @@ import dask.array as da
 import numpy as np
 import pandas as pd
 import xarray as xr
+from dask.base import tokenize
 from dask.delayed import delayed
 
 from shocklab import __version__
@@ -133,7 +134,7 @@ def _read_block(
     bars = reader(path)
     lo = int(np.searchsorted(bars.time, labels[0], side="left"))
     hi = int(np.searchsorted(bars.time, labels[-1], side="right"))
-    stamps = bars.time[lo:hi]
+    stamps, rows = bars.time[lo:hi], bars.values[lo:hi]
     pos = np.minimum(np.searchsorted(labels, stamps), labels.size - 1)
     placed = (labels[pos] == stamps) & own[pos]
     if not placed.all():
@@ -145,12 +146,18 @@ def _read_block(
             DataQualityWarning,
             stacklevel=2,
         )
+        pos, rows = pos[placed], rows[placed]
     out = np.full((labels.size, 1, len(fields)), np.nan)
-    columns = [bars.columns.index(f) for f in fields if f in bars.columns]
-    into = [k for k, f in enumerate(fields) if f in bars.columns]
-    grid = out[:, 0, :]  # a view
-    grid[np.ix_(pos[placed], into)] = bars.values[lo:hi][placed][:, columns]
+    if bars.columns[: len(fields)] == tuple(fields):  # the usual layout: whole rows at once
+        out[pos, 0, :] = rows[:, : len(fields)]
+    else:
+        for k, field in enumerate(fields):
+            if field in bars.columns:
+                out[pos, 0, k] = rows[:, bars.columns.index(field)]
     return out
+
+
+_READ_TASK = delayed(_read_block, pure=True)  # wrapped once: wrapping tokenizes the function
 
 
 def _frame_bars(reader: Callable[[Path], pd.DataFrame], path: Path) -> Bars:
@@ -266,18 +273,26 @@ def open_prices(
         ends[kind][owns[kind]] = sched.bar_end
     expected = np.stack([owns[kind] for kind in kinds], axis=1)
     bar_end = np.stack([ends[kind] for kind in kinds], axis=1)
+    # the union grid is fixed by the window and the calendar kinds in the request
+    grid = tokenize(start_ts.value, end_ts.value, sorted(schedules))
     blocks = []
     for sf, kind in zip(files, kinds, strict=True):
-        task = delayed(_read_block, pure=True)(
-            functools.partial(read_bar_arrays, positive=sf.asset_class not in LEVEL_CLASSES),
+        key = f"read-{sf.relpath}-{sf.sha256[:12]}-{grid}"
+        task = _READ_TASK(
+            functools.partial(
+                read_bar_arrays,
+                positive=sf.asset_class not in LEVEL_CLASSES,
+                threads=len(files) == 1,  # several files: dask reads them in parallel
+            ),
             sf.path,
             values,
             owns[kind],
             PRICE_FIELDS,
             sf.relpath,
-            dask_key_name=f"read-{sf.relpath}-{sf.sha256[:12]}-{start_ts.value}-{end_ts.value}",
+            dask_key_name=key,
         )
-        blocks.append(da.from_delayed(task, shape=(n, 1, len(PRICE_FIELDS)), dtype="float64"))
+        shape = (n, 1, len(PRICE_FIELDS))  # named after the task: tokenizing it costs 0.4 ms
+        blocks.append(da.from_delayed(task, shape=shape, dtype="float64", name=f"bars-{key}"))
     cube = da.concatenate(blocks, axis=1)
     data_vars: dict[str, tuple[tuple[str, ...], object, dict[str, str]]] = {
         field: (("time", "asset"), cube[:, :, k], {"units": _units(field)})
@@ -285,13 +300,13 @@ def open_prices(
     }
     ds = xr.Dataset(data_vars, coords=_asset_coords(files) | {"time": labels})
     # calendar arrays in the file blocks' chunks: a mismatch would cost a rechunk in every graph
-    grid = cube.chunks[:2]
+    chunks = cube.chunks[:2]
     ds["bar_end"] = (
         ("time", "asset"),
-        da.from_array(bar_end, chunks=grid),
+        da.from_array(bar_end, chunks=chunks),
         {"description": "UTC instant of the close"},
     )
-    mask = da.from_array(expected, chunks=grid)
+    mask = da.from_array(expected, chunks=chunks)
     ds["expected"] = (("time", "asset"), mask, {"description": "calendar has a bar here"})
     ds["missing"] = (("time", "asset"), mask & da.isnan(cube[:, :, PRICE_FIELDS.index("close")]))
     ds["missing"].attrs["description"] = "expected bar absent from the file or with bad prices"

@@ -66,12 +66,12 @@ def read_csv_checked(source: Source, **kwargs: object) -> pd.DataFrame:
         raise DataFileError(msg) from exc
 
 
-def _read_arrow(source: Source) -> pa.Table | None:
+def _read_arrow(source: Source, *, threads: bool = True) -> pa.Table | None:
     """pyarrow's parse of a file on disk, or None (a buffer, or input pyarrow rejects)."""
     if not isinstance(source, str | Path):
         return None
     try:
-        return pacsv.read_csv(source)
+        return pacsv.read_csv(source, read_options=pacsv.ReadOptions(use_threads=threads))
     except (pa.ArrowInvalid, OSError, EOFError, zlib.error):
         return None  # the pandas path gives the precise diagnosis
 
@@ -249,15 +249,16 @@ def read_bars(source: Source, *, positive: bool = True) -> pd.DataFrame:
     return read_bar_arrays(source, positive=positive).frame()
 
 
-def read_bar_arrays(source: Source, *, positive: bool = True) -> Bars:
+def read_bar_arrays(source: Source, *, positive: bool = True, threads: bool = True) -> Bars:
     """:func:`read_bars` without the frame: the loaders' hot path (one call per file).
 
     A well-formed file (zoned ``time`` stamps or ``date`` column, numeric prices) goes from
     pyarrow's columns straight to numpy; anything else takes the pandas path, which parses
-    leniently and names the exact problem. Both end in :func:`clean_arrays`.
+    leniently and names the exact problem. Both end in :func:`clean_arrays`. ``threads=False``
+    parses on the calling thread only: for callers that already read many files in parallel.
     """
     name = _name(source)
-    table = _read_arrow(source)
+    table = _read_arrow(source, threads=threads)
     parsed = _arrow_bars(table) if table is not None else None
     if parsed is None:
         parsed = _pandas_bars(read_csv_checked(source), name)
@@ -298,7 +299,7 @@ def _arrow_bars(table: pa.Table) -> _ParsedBars | None:
     ints = stamps.cast(pa.int64() if scale != 86_400 * 10**9 else pa.int32()).to_numpy()
     time = (ints.astype("int64") * scale).view("datetime64[ns]")
     columns, present = _bar_columns(names)
-    values = np.full((table.num_rows, len(columns)), np.nan)
+    values = np.full((len(columns), table.num_rows), np.nan).T  # columns contiguous
     for k, col in enumerate(columns):
         if col not in names:
             continue  # close-only files: no fake OHLC, no volume
