@@ -26,7 +26,7 @@ from collections.abc import Sequence
 import pandas as pd
 
 from shocklab.config import build_root, data_root
-from shocklab.data import DataQualityWarning, ShocklabDataError, cached
+from shocklab.data import DataQualityWarning, ShocklabDataError, cached_call
 from shocklab.data.align import hourly_panel, nyse_close_panel, returns
 from shocklab.data.catalog import Catalog
 from shocklab.provenance import provenance
@@ -61,11 +61,9 @@ def cmd_panel(args: argparse.Namespace) -> int:
         print(f"not in the data root ({data_root()}), skipped: {' '.join(skipped)}")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", DataQualityWarning)
-        if args.calendar == "nyse":
-            panel = nyse_close_panel(symbols, args.start, args.end)
-        else:
-            panel = hourly_panel(symbols, args.start, args.end)
-        panel = cached(panel, f"{args.calendar}")
+        loader = nyse_close_panel if args.calendar == "nyse" else hourly_panel
+        # a repeated request reopens the stored panel and replays its data-quality warnings
+        panel = cached_call(loader, symbols, args.start, args.end, name=args.calendar)
         panel["log_return"] = returns(panel, "log")
         table = coverage_table(panel)
     out = build_root() / "panels" / args.name

@@ -9,7 +9,7 @@ Typical use::
 """
 
 from shocklab.data.align import hourly_panel, nyse_close_panel, returns, sample_at
-from shocklab.data.cache import cached
+from shocklab.data.cache import cached, cached_call
 from shocklab.data.derivatives import liquidation_panel
 from shocklab.data.errors import (
     ChecksumError,
@@ -38,6 +38,7 @@ __all__ = [
     "ShocklabDataError",
     "UnknownSymbolError",
     "cached",
+    "cached_call",
     "hourly_panel",
     "liquidation_panel",
     "nyse_close_panel",
