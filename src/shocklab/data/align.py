@@ -144,7 +144,8 @@ def _sampled_dataset(
 
 def _asset_coords(*parts: xr.Dataset) -> dict[str, tuple[str, np.ndarray]]:
     """The ``asset`` coordinates of one or more datasets, concatenated in order."""
-    names = [str(name) for name in parts[0]["asset"].coords]
+    coords = parts[0]["asset"].coords
+    names = [str(name) for name, coord in coords.items() if coord.dims == ("asset",)]
     return {
         name: ("asset", np.concatenate([part[name].to_numpy() for part in parts])) for name in names
     }
