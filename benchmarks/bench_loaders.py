@@ -7,8 +7,9 @@ fresh subprocess so peak RSS is its own.
 
 Each stage reports its first call (which also pays module compilation: this machine sets
 PYTHONDONTWRITEBYTECODE=1) and the best of ``REPEATS`` further calls; ratios use the best.
-Before every timed build shocklab's in-process caches (file hashes, manifest, calendar
-schedules, universe) are cleared, so the build pays for everything a new request pays for.
+Before every timed build and every timed reopen shocklab's in-process caches (file hashes,
+manifest, calendar schedules, universe) are cleared, so each pays for everything a new
+request in a new session pays for.
 
     python benchmarks/bench_loaders.py            # needs SHOCKLAB_DATA_DIR (nox sets it)
 
