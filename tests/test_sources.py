@@ -179,7 +179,7 @@ def test_arrow_fast_path_equals_pandas_path(
     assert np.array_equal(fast["close"].to_numpy(), plain["close"].to_numpy(dtype="float64"))
 
 
-def test_clean_frame_repairs_like_a_groupby(tmp_path: Path) -> None:
+def test_unsorted_duplicate_and_zero_price_are_repaired(tmp_path: Path) -> None:
     """Unsorted rows, an exact duplicate and a zero price: sorted, deduplicated, NaN-ed."""
     text = (
         "time,open,high,low,close,volume\n"

@@ -297,7 +297,6 @@ def hourly_panel(
     always = (ds["calendar"] == "24/7").values
     mask = np.where(always[None, :], True, session[:, None])
     out["in_session"] = (("time", "asset"), mask, {"description": "asset's market open in hour"})
-    out = out.assign_coords({c: ds[c] for c in ds["asset"].coords if c != "asset"})
     out.attrs["alignment"] = "utc_hourly (as-of hour end; NYSE bars up to 30 min stale)"
     return out
 

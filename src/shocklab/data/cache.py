@@ -106,18 +106,16 @@ def _write_store(
 def _open_store(path: Path, *, small_in_memory: bool = False) -> xr.Dataset:
     """Open a store lazily (dask); with ``small_in_memory``, a store below dask's chunk size
     is read straight into memory instead (no dask graph: a daily panel loads in ~20 ms)."""
+    tags = {"cache_path": str(path), "cache_key": path.stem.rsplit("-", 1)[-1]}
     if small_in_memory:
         plain: xr.Dataset = xr.open_zarr(path, consolidated=True, chunks=None)
         if plain.nbytes <= parse_bytes(str(dask.config.get("array.chunk-size"))):
-            plain.load()
-            plain.attrs.update({"cache_path": str(path), "cache_key": path.stem.rsplit("-", 1)[-1]})
-            return plain
+            return plain.load().assign_attrs(tags)
     out: xr.Dataset = xr.open_zarr(path, consolidated=True)
     lazy = [str(c) for c in out.coords if c not in out.indexes]
     if lazy:  # small per-asset / per-time labels: load them in one pass, not one per coord
         out = out.assign_coords(out.reset_coords(lazy)[lazy].compute().variables)
-    out.attrs.update({"cache_path": str(path), "cache_key": path.stem.rsplit("-", 1)[-1]})
-    return out
+    return out.assign_attrs(tags)
 
 
 def _folder(cache_dir: str | os.PathLike[str] | None) -> Path:

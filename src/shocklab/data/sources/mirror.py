@@ -288,16 +288,14 @@ def _arrow_bars(table: pa.Table) -> _ParsedBars | None:
         kind = table.schema.field("time").type
         if not (pa.types.is_timestamp(kind) and kind.tz is not None):
             return None  # strings or zone-less stamps: parse_utc_times decides
-        stamps = table["time"]
-        scale = _NS_PER[kind.unit]
+        stamps, as_int, step = table["time"], pa.int64(), _NS_PER[kind.unit]
     elif "date" in names and pa.types.is_date32(table.schema.field("date").type):
-        stamps, scale = table["date"], 86_400 * 10**9
+        stamps, as_int, step = table["date"], pa.int32(), 86_400 * 10**9  # days since 1970
     else:
         return None
     if stamps.null_count:
         return None
-    ints = stamps.cast(pa.int64() if scale != 86_400 * 10**9 else pa.int32()).to_numpy()
-    time = (ints.astype("int64") * scale).view("datetime64[ns]")
+    time = (stamps.cast(as_int).to_numpy().astype("int64") * step).view("datetime64[ns]")
     columns, present = _bar_columns(names)
     values = np.full((len(columns), table.num_rows), np.nan).T  # columns contiguous
     for k, col in enumerate(columns):
