@@ -142,7 +142,7 @@ def _sampled_dataset(
     return out
 
 
-def _asset_coords(*parts: xr.Dataset) -> dict[str, tuple[str, np.ndarray]]:
+def _coords_along_asset(*parts: xr.Dataset) -> dict[str, tuple[str, np.ndarray]]:
     """The ``asset`` coordinates of one or more datasets, concatenated in order."""
     coords = parts[0]["asset"].coords
     names = [str(name) for name, coord in coords.items() if coord.dims == ("asset",)]
@@ -168,7 +168,7 @@ def sample_at(
     inst = _instants(instants)
     tol = np.timedelta64(pd.Timedelta(tolerance).value, "ns")
     stack = _sampled_stack(prices, inst, tol)
-    out = _sampled_dataset(stack, _asset_coords(prices), inst, labels, prices["close"].attrs)
+    out = _sampled_dataset(stack, _coords_along_asset(prices), inst, labels, prices["close"].attrs)
     out.attrs = dict(prices.attrs)
     return out
 
@@ -231,7 +231,7 @@ def nyse_close_panel(
     parts = [opened[k] for k in sorted(opened)]  # the request's order when it lists each kind
     inst = _instants(closes)
     stacks = [_sampled_stack(part, inst, np.timedelta64(0, "ns")) for part in parts]
-    coords = _asset_coords(*parts)
+    coords = _coords_along_asset(*parts)
     stack = (
         stacks[0] if len(stacks) == 1 else da.concatenate([da.asarray(x) for x in stacks], axis=1)
     )
