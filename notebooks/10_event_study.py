@@ -20,60 +20,85 @@
 # in `docs/methods/event_study.md`.
 
 # %% tags=["parameters"]
-event = "deepseek-2025-01-27"  # registry id (research/events.yaml) or any ISO date
+event = "deepseek-2025-01-27"  # registry id (research/events.yaml), ISO date or UTC moment
 data_dir = ""  # empty: $SHOCKLAB_DATA_DIR, else the download cache
 output_dir = "build/runs/deepseek-2025-01-27"  # must lie inside build/
 scheduler = ""  # dask.distributed scheduler address; empty: local threads
+non_trading = "next"  # daily day 0 when the moment has no session of its own: next|previous|error
 
 # %%
 import matplotlib.pyplot as plt
 from IPython.display import Markdown
 
-from shocklab import study
 from shocklab.plots import plot_car_paths, plot_test_table
+from shocklab.studies import event as study
+from shocklab.studies.run import save_result, save_table, setup, show_figure
+from shocklab.universe import load_universe
 
-spec, out, client = study.setup(event, output_dir, scheduler)
-Markdown(f"**{spec.label}** — {spec.date.isoformat()}, windows: {spec.windows}")
+ctx = setup(event, output_dir, scheduler, non_trading, data_dir or None)
+report = load_universe().report
+Markdown(ctx.header() + f"\n\nWindows: {ctx.spec.windows}")
 
 # %% [markdown]
 # ## Daily study
+#
+# Day 0 is the NYSE session stated above. An asset whose file does not cover day 0 is left out
+# before the study; an asset without an abnormal return on every bar of the event window gets a
+# status that says why (never `ok`). The headline counts both.
 
 # %%
-selection = study.select_assets(spec, "daily", data_dir or None)
-prices = study.daily_prices(spec, selection, data_dir or None)
-daily = study.daily_event_study(spec, prices)
-study.save_result(daily, out, "event_study_daily")
-Markdown(study.headline(daily, spec))
+selection = study.select_assets(ctx, "daily")
+prices = study.daily_prices(ctx, selection)
+daily = study.daily_event_study(ctx, prices)
+save_result(daily, ctx.out, "event_study_daily")
+Markdown(study.headline(daily, ctx, selection))
 
 # %%
-study.save_table(study.asset_table(daily), out, "assets_daily")
+save_table(study.asset_table(daily), ctx.out, "assets_daily")
 study.asset_table(daily)
 
 # %%
-study.save_table(study.group_table(daily), out, "groups_daily")
+save_table(study.group_table(daily), ctx.out, "groups_daily")
 study.group_table(daily)
 
 # %%
+save_table(study.left_out(selection, daily), ctx.out, "left_out_daily")
+study.left_out(selection, daily)
+
+# %%
 fig, ax = plt.subplots(figsize=(9, 5), layout="constrained")
-plot_car_paths(daily, groups=[g for g in ("semis", "ai_power", "ai_tokens", "majors") if g in daily.dataset["group"].values], ax=ax)
-study.show_figure(fig, out, "car_paths_daily")
+plot_car_paths(
+    daily, groups=[g for g in report.daily_car_groups if g in daily.dataset["group"].values], ax=ax
+)
+show_figure(fig, ctx.out, "car_paths_daily")
 
 # %%
 fig, ax = plt.subplots(figsize=(12, 5), layout="constrained")
 plot_test_table(daily, group="all", ax=ax)
-study.show_figure(fig, out, "tests_daily")
+show_figure(fig, ctx.out, "tests_daily")
 
 # %% [markdown]
 # ## Hourly study (UTC)
+#
+# Day 0 is the UTC hour bar that contains the event moment.
 
 # %%
-hourly_selection = study.select_assets(spec, "hourly", data_dir or None)
-hourly_prices = study.hourly_prices(spec, hourly_selection, data_dir or None)
-hourly = study.hourly_event_study(spec, hourly_prices)
-study.save_result(hourly, out, "event_study_hourly")
-Markdown(study.headline(hourly, spec, horizon=f"CAR(+0,{spec.windows.hourly_event[1]:+d})"))
+hourly_selection = study.select_assets(ctx, "hourly")
+hourly_prices = study.hourly_prices(ctx, hourly_selection)
+hourly = study.hourly_event_study(ctx, hourly_prices)
+save_result(hourly, ctx.out, "event_study_hourly")
+Markdown(
+    study.headline(
+        hourly, ctx, hourly_selection, horizon=f"CAR(+0,{ctx.spec.windows.hourly_event[1]:+d})"
+    )
+)
 
 # %%
 fig, ax = plt.subplots(figsize=(9, 5), layout="constrained")
-plot_car_paths(hourly, assets=[a for a in ("BTCUSDT", "ETHUSDT") if a in hourly.dataset["asset"].values], groups=["all"], ax=ax)
-study.show_figure(fig, out, "car_paths_hourly")
+plot_car_paths(
+    hourly,
+    assets=[a for a in report.hourly_car_assets if a in hourly.dataset["asset"].values],
+    groups=["all"],
+    ax=ax,
+)
+show_figure(fig, ctx.out, "car_paths_hourly")

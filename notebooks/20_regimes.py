@@ -21,16 +21,16 @@
 # formulas: `docs/methods/regimes.md`.
 
 # %% tags=["parameters"]
-event = "deepseek-2025-01-27"  # registry id (research/events.yaml) or any ISO date
+event = "deepseek-2025-01-27"  # registry id (research/events.yaml), ISO date or UTC moment
 data_dir = ""  # empty: $SHOCKLAB_DATA_DIR, else the download cache
 output_dir = "build/runs/deepseek-2025-01-27"  # must lie inside build/
 scheduler = ""  # dask.distributed scheduler address; empty: local threads
+non_trading = "next"  # daily day 0 when the moment has no session of its own: next|previous|error
 
 # %%
 import matplotlib.pyplot as plt
 from IPython.display import Markdown
 
-from shocklab import study
 from shocklab.models import correlation
 from shocklab.plots import (
     plot_breaks,
@@ -38,9 +38,15 @@ from shocklab.plots import (
     plot_dcc_paths,
     plot_regime_probabilities,
 )
+from shocklab.studies import regimes as study
+from shocklab.studies.run import save_dataset, save_table, setup, show_figure
 
-spec, out, client = study.setup(event, output_dir, scheduler)
-rets = study.coupling_returns(spec, data_dir or None)
+ctx = setup(event, output_dir, scheduler, non_trading, data_dir or None)
+day0 = ctx.day0_label("daily")  # the NYSE session of the event (stated below)
+Markdown(ctx.header())
+
+# %%
+rets = study.coupling_returns(ctx)
 x, y = study.coupling_pairs(rets)
 
 # %% [markdown]
@@ -50,16 +56,14 @@ x, y = study.coupling_pairs(rets)
 # (λ = 0.94, zero mean); its band uses the effective sample size (1 + λ)/(1 − λ).
 
 # %%
-rolling = correlation.rolling_correlation(x, y, spec.windows.rolling)
+rolling = correlation.rolling_correlation(x, y, ctx.spec.windows.rolling)
 ewma = correlation.ewma_correlation(x, y)
-study.save_dataset(rolling, out, "coupling_rolling")
-study.save_dataset(ewma, out, "coupling_ewma")
+save_dataset(rolling, ctx.out, "coupling_rolling")
+save_dataset(ewma, ctx.out, "coupling_ewma")
 fig, axes = plt.subplots(2, 1, figsize=(11, 8), layout="constrained", sharex=True)
-plot_correlation_paths(
-    rolling, pairs=list(rolling["pair"].values[::3]), event=spec.date, ax=axes[0]
-)
-plot_correlation_paths(ewma, pairs=list(ewma["pair"].values[::3]), event=spec.date, ax=axes[1])
-study.show_figure(fig, out, "coupling_rolling_ewma")
+plot_correlation_paths(rolling, pairs=list(rolling["pair"].values[::3]), event=day0, ax=axes[0])
+plot_correlation_paths(ewma, pairs=list(ewma["pair"].values[::3]), event=day0, ax=axes[1])
+show_figure(fig, ctx.out, "coupling_rolling_ewma")
 
 # %% [markdown]
 # Correlation of daily returns by calendar year (the IMF reported BTC–S&P 500 rising from
@@ -67,7 +71,7 @@ study.show_figure(fig, out, "coupling_rolling_ewma")
 
 # %%
 by_year = study.correlation_by_year(x, y)
-study.save_table(by_year, out, "coupling_by_year")
+save_table(by_year, ctx.out, "coupling_by_year")
 by_year
 
 # %% [markdown]
@@ -78,14 +82,14 @@ by_year
 # show the reason instead of a figure.
 
 # %%
-realized = study.realized_coupling(spec, data_dir or None)
+realized = study.realized_coupling(ctx)
 Markdown(realized.attrs["note"])
 
 # %%
-study.save_dataset(realized, out, "coupling_realized")
+save_dataset(realized, ctx.out, "coupling_realized")
 fig, ax = plt.subplots(figsize=(11, 4), layout="constrained")
-plot_correlation_paths(realized, event=spec.date, ax=ax)
-study.show_figure(fig, out, "coupling_realized")
+plot_correlation_paths(realized, event=day0, ax=ax)
+show_figure(fig, ctx.out, "coupling_realized")
 
 # %% [markdown]
 # ## Contagion or interdependence? Forbes–Rigobon
@@ -95,22 +99,20 @@ study.show_figure(fig, out, "coupling_realized")
 # exceeds the baseline significantly (one-sided Fisher-z test, 5 %).
 
 # %%
-contagion = study.contagion_table(spec, x, y)
-study.save_table(contagion, out, "coupling_forbes_rigobon")
+contagion = study.contagion_table(ctx, x, y)
+save_table(contagion, ctx.out, "coupling_forbes_rigobon")
 contagion
 
 # %% [markdown]
 # ## Dynamic conditional correlation (corrected DCC, Aielli 2013)
 
 # %%
-dcc = study.dcc_coupling(spec, rets)
-study.save_table(dcc.summary(), out, "coupling_dcc_params")
-study.save_dataset(dcc.correlation, out, "coupling_dcc")
+dcc = study.dcc_coupling(rets)
+save_table(dcc.summary(), ctx.out, "coupling_dcc_params")
+save_dataset(dcc.correlation, ctx.out, "coupling_dcc")
 fig, ax = plt.subplots(figsize=(11, 4.5), layout="constrained")
-crypto_names = [n for n in ("BTCUSDT", "ETHUSDT", "SOLUSDT") if n in dcc.correlation["asset"]]
-tech_names = [n for n in ("QQQ", "NVDA") if n in dcc.correlation["asset"]]
-plot_dcc_paths(dcc.pairs(crypto_names, tech_names), event=spec.date, ax=ax)
-study.show_figure(fig, out, "coupling_dcc")
+plot_dcc_paths(study.dcc_figure_pairs(dcc), event=day0, ax=ax)
+show_figure(fig, ctx.out, "coupling_dcc")
 
 # %%
 dcc.summary()
@@ -124,17 +126,17 @@ dcc.summary()
 # then filtered and smoothed on day 0.
 
 # %%
-regimes = study.markov_coupling(spec, rets)
-study.save_table(regimes.params, out, "coupling_markov_params")
-study.save_table(regimes.transition, out, "coupling_markov_transition")
-study.save_table(regimes.smoothed, out, "coupling_markov_smoothed")
+regimes = study.markov_coupling(rets)
+save_table(regimes.params, ctx.out, "coupling_markov_params")
+save_table(regimes.transition, ctx.out, "coupling_markov_transition")
+save_table(regimes.smoothed, ctx.out, "coupling_markov_smoothed")
 fig, ax = plt.subplots(figsize=(11, 4), layout="constrained")
-plot_regime_probabilities(regimes, event=spec.date, ax=ax)
-study.show_figure(fig, out, "coupling_regimes")
+plot_regime_probabilities(regimes, event=day0, ax=ax)
+show_figure(fig, ctx.out, "coupling_regimes")
 
 # %%
-around = study.regime_around_event(spec, regimes)
-study.save_table(around, out, "coupling_regime_at_event")
+around = study.regime_around_event(ctx, regimes)
+save_table(around, ctx.out, "coupling_regime_at_event")
 around
 
 # %%
@@ -151,10 +153,10 @@ regimes.restarts
 
 # %%
 breaks = study.coupling_breaks(rets)
-study.save_table(breaks.segments, out, "coupling_break_segments")
+save_table(breaks.segments, ctx.out, "coupling_break_segments")
 fig, ax = plt.subplots(figsize=(11, 4), layout="constrained")
-plot_breaks(study.rolling_beta(rets, spec.windows.rolling), breaks, event=spec.date, ax=ax)
-study.show_figure(fig, out, "coupling_breaks")
+plot_breaks(study.rolling_beta(rets, ctx.spec.windows.rolling), breaks, event=day0, ax=ax)
+show_figure(fig, ctx.out, "coupling_breaks")
 
 # %%
 breaks.selection
@@ -167,11 +169,11 @@ breaks.selection
 
 # %%
 tails = study.coexceedance(rets, regimes)
-study.save_table(tails, out, "coupling_coexceedance")
+save_table(tails, ctx.out, "coupling_coexceedance")
 tails
 
 # %% [markdown]
 # ## Summary
 
 # %%
-Markdown(study.regimes_headline(spec, by_year, contagion, around, dcc))
+Markdown(study.regimes_headline(ctx, by_year, contagion, around, dcc))

@@ -19,43 +19,60 @@
 # units in `docs/methods/liquidation.md`.
 
 # %% tags=["parameters"]
-event = "deepseek-2025-01-27"  # registry id (research/events.yaml) or any ISO date
+event = "deepseek-2025-01-27"  # registry id (research/events.yaml), ISO date or UTC moment
 data_dir = ""  # empty: $SHOCKLAB_DATA_DIR, else the download cache
 output_dir = "build/runs/deepseek-2025-01-27"  # must lie inside build/
 scheduler = ""  # dask.distributed scheduler address; empty: local threads
+non_trading = "next"  # daily day 0 when the moment has no session of its own: next|previous|error
 
 # %%
 import matplotlib.pyplot as plt
 from IPython.display import Markdown
 
-from shocklab import study
 from shocklab.models import liquidation
 from shocklab.plots import plot_elasticities, plot_irf, plot_liquidations
+from shocklab.studies import liquidations as study
+from shocklab.studies.run import save_table, setup, show_figure
 
-spec, out, client = study.setup(event, output_dir, scheduler)
-panel = study.liquidation_data(spec, data_dir or None)
+ctx = setup(event, output_dir, scheduler, non_trading, data_dir or None)
+asset = study.chart_asset()  # research/universe.yaml: report.liquidation_asset
+Markdown(ctx.header())
+
+# %% [markdown]
+# ## Coverage
+#
+# Liquidations and open interest (CoinGlass) and daily prices (Binance) per asset, and the days
+# all three cover; the study needs the event's UTC day inside that overlap.
+
+# %%
+liquidation_coverage = study.coverage(ctx)
+save_table(liquidation_coverage, ctx.out, "liquidation_coverage")
+liquidation_coverage
+
+# %%
+panel = study.liquidation_data(ctx)
 
 # %% [markdown]
 # ## Liquidations around the event
 
 # %%
 fig, ax = plt.subplots(figsize=(10, 4.5), layout="constrained")
-plot_liquidations(panel, "BTC", *study.dates_around(spec, before=20, after=10), ax=ax)
-study.show_figure(fig, out, "liquidations_btc")
+plot_liquidations(panel, asset, *study.dates_around(ctx, before=20, after=10), ax=ax)
+show_figure(fig, ctx.out, f"liquidations_{asset.lower()}")
 
 # %% [markdown]
 # ## Elasticity of returns to liquidations (per asset, HAC) and pooled (Driscoll–Kraay)
 
 # %%
 per_asset = liquidation.elasticity(panel)
-study.save_table(per_asset.table, out, "liquidation_elasticity_assets")
+save_table(per_asset.table, ctx.out, "liquidation_elasticity_assets")
 fig, ax = plt.subplots(figsize=(9, 4.5), layout="constrained")
 plot_elasticities(per_asset, ax=ax)
-study.show_figure(fig, out, "liquidation_elasticity")
+show_figure(fig, ctx.out, "liquidation_elasticity")
 
 # %%
 pooled = liquidation.panel_elasticity(panel)
-study.save_table(pooled.table, out, "liquidation_elasticity_pooled")
+save_table(pooled.table, ctx.out, "liquidation_elasticity_pooled")
 pooled.table
 
 # %% [markdown]
@@ -65,7 +82,7 @@ pooled.table
 
 # %%
 iv = liquidation.iv_elasticity(panel)
-study.save_table(iv.table, out, "liquidation_elasticity_iv")
+save_table(iv.table, ctx.out, "liquidation_elasticity_iv")
 iv.table
 
 # %% [markdown]
@@ -73,23 +90,26 @@ iv.table
 
 # %%
 reverse = liquidation.reverse_elasticity(panel)
-study.save_table(reverse.table, out, "liquidation_reverse")
+save_table(reverse.table, ctx.out, "liquidation_reverse")
 reverse.table
 
 # %% [markdown]
-# ## Feedback loop (VAR on BTC) and the event's attribution
+# ## Feedback loop (VAR on the chart asset) and the event's attribution
+#
+# The attribution compares each asset's liquidations on the event's UTC day with what its return
+# that day predicts.
 
 # %%
-feedback = liquidation.var_feedback(panel.sel(asset="BTC").to_dataframe())
-study.save_table(feedback.table, out, "liquidation_var_btc")
+feedback = liquidation.var_feedback(panel.sel(asset=asset).to_dataframe())
+save_table(feedback.table, ctx.out, f"liquidation_var_{asset.lower()}")
 fig, ax = plt.subplots(figsize=(9, 4.5), layout="constrained")
 plot_irf(feedback, ax=ax)
-study.show_figure(fig, out, "liquidation_irf_btc")
+show_figure(fig, ctx.out, f"liquidation_irf_{asset.lower()}")
 
 # %%
-attribution = liquidation.attribute_event(panel, spec.date.isoformat())
-study.save_table(attribution, out, "liquidation_attribution")
-Markdown(study.liquidation_headline(spec, pooled, attribution, feedback))
+attribution = liquidation.attribute_event(panel, ctx.day0.utc_day.date().isoformat())
+save_table(attribution, ctx.out, "liquidation_attribution")
+Markdown(study.liquidation_headline(ctx, pooled, attribution, feedback))
 
 # %%
 attribution

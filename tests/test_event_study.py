@@ -414,13 +414,13 @@ def test_bad_inputs_give_clear_errors() -> None:
     t = pd.DatetimeIndex(panel["time"].values)
     kw = {"market": "MKT", "estimation": EST, "gap": GAP, "window": WIN}
     saturday = t[EVENT_AT] + pd.Timedelta(days=(5 - t[EVENT_AT].day_of_week) % 7)
-    with pytest.raises(ValueError, match=r"Saturday.*non_trading='previous' or 'next'"):
+    with pytest.raises(ValueError, match=r"Saturday.*non_trading='next'.*'previous'"):
         event_study(panel, saturday, **kw)
     nxt = event_study(panel, saturday, non_trading="next", **kw)
     prv = event_study(panel, saturday, non_trading="previous", **kw)
     assert nxt.dataset["event_date"].item() == saturday + pd.Timedelta(days=2)
     assert prv.dataset["event_date"].item() == saturday - pd.Timedelta(days=1)
-    with pytest.raises(ValueError, match="outside the returns' time axis"):
+    with pytest.raises(ValueError, match="outside the time axis"):
         event_study(panel, "2030-01-02", **kw)
     with pytest.raises(ValueError, match="estimation window needs"):
         event_study(panel, t[50], **kw)

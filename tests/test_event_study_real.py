@@ -71,7 +71,7 @@ def test_ai_tokens_caar_negative_and_short_histories_flagged(daily_returns: xr.D
 
 
 def test_non_trading_event_date_on_nyse_calendar(daily_returns: xr.DataArray) -> None:
-    with pytest.raises(ValueError, match=r"Sunday.*2025-01-24.*2025-01-27"):
+    with pytest.raises(ValueError, match=r"Sunday.*next.*2025-01-27.*previous.*2025-01-24"):
         event_study(daily_returns, "2025-01-26", market="QQQ")
     res = event_study(daily_returns, "2025-01-26", market="QQQ", non_trading="next")
     assert str(res.dataset["event_date"].values[0])[:10] == "2025-01-27"

@@ -10,10 +10,15 @@ import pandas as pd
 import pytest
 import xarray as xr
 
-from shocklab import study
+from shocklab.config import build_root
 from shocklab.data import CoverageError, nyse_close_panel, returns
-from shocklab.events import resolve_event
 from shocklab.models import correlation as co
+from shocklab.studies import regimes as study
+from shocklab.studies.run import RunContext, setup
+
+
+def _ctx(event: str, mirror: Path) -> RunContext:
+    return setup(event, build_root() / "runs" / "test", data_dir=mirror)
 
 
 def _independent_btc_nyse_returns(mirror: Path) -> pd.DataFrame:
@@ -61,10 +66,10 @@ def test_btc_qqq_correlation_by_year_2020_2024(daily: xr.DataArray, mirror: Path
 
 
 def test_flagship_contagion_table_matches_pandas(mirror: Path) -> None:
-    spec = resolve_event("deepseek-2025-01-27")
-    rets = study.coupling_returns(spec, mirror)
+    ctx = _ctx("deepseek-2025-01-27", mirror)
+    rets = study.coupling_returns(ctx)
     x, y = study.coupling_pairs(rets)
-    table = study.contagion_table(spec, x, y)
+    table = study.contagion_table(ctx, x, y)
     frame = pd.DataFrame(
         {"b": x.sel(pair="BTCUSDT~QQQ").to_series(), "q": y.sel(pair="BTCUSDT~QQQ").to_series()}
     )
@@ -83,13 +88,17 @@ def test_flagship_contagion_table_matches_pandas(mirror: Path) -> None:
 
 
 def test_flagship_markov_regimes_and_restarts(mirror: Path) -> None:
-    spec = resolve_event("deepseek-2025-01-27")
-    rets = study.coupling_returns(spec, mirror)
-    fit = study.markov_coupling(spec, rets, restarts=4)
+    ctx = _ctx("deepseek-2025-01-27", mirror)
+    rets = study.coupling_returns(ctx)
+    fit = study.markov_coupling(rets, restarts=4)
     assert fit.llf >= fit.restarts["llf"].max() - 1e-9
     assert fit.params.loc["high", "sigma2"] > fit.params.loc["low", "sigma2"]
-    around = study.regime_around_event(spec, fit)
+    around = study.regime_around_event(ctx, fit)
     np.testing.assert_allclose(around.iloc[:, :3].sum(axis=0), 1.0)
     assert around.loc["low", "expected duration (sessions)"] > 1
-    with pytest.raises(CoverageError, match="outside the data coverage for the regimes study"):
-        study.coupling_returns(resolve_event("2031-01-06"), mirror)
+    # the NYSE calendar ends before 2031: the daily studies have no day 0
+    with pytest.raises(CoverageError, match="outside the NYSE calendar"):
+        study.coupling_returns(_ctx("2031-01-06", mirror))
+    # equities end 2025-02-28 in the mirror: the regime pair is not covered on 2025-04-07
+    with pytest.raises(CoverageError, match=r"QQQ: data end 2025-02-28, before the event"):
+        study.coupling_returns(_ctx("2025-04-07", mirror))

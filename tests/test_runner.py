@@ -14,10 +14,10 @@ import pandas as pd
 import pytest
 import xarray as xr
 
-from shocklab import study
 from shocklab.cli import main
 from shocklab.events import load_events, resolve_event
 from shocklab.runner import RunRecord, check_parameters, notebook_paths, run_batch, run_event
+from shocklab.studies.run import output_folder
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -61,8 +61,15 @@ def test_registry_has_the_named_events() -> None:
     ):
         assert name in events
     assert str(events["deepseek-2025-01-27"].date) == "2025-01-27"
+    assert events["spot-etf-2024-01-11"].moment_label == "2024-01-11 14:30 UTC"
     assert resolve_event("2024-04-15").id == "adhoc-2024-04-15"
-    assert resolve_event("2022-11-08").id == "ftx-2022-11-08"  # a registry date is that event
+    assert resolve_event("2022-11-08").id == "ftx-2022-11-08"  # a registry moment is that event
+    moment = resolve_event("2024-08-02T21:00Z")
+    assert moment.id == "adhoc-20240802T2100Z"
+    assert moment.moment_label == "2024-08-02 21:00 UTC"
+    assert resolve_event("2024-08-02T17:00-04:00").id == "adhoc-20240802T2100Z"
+    with pytest.raises(ValueError, match="no time zone"):
+        resolve_event("2024-08-02T21:00")
 
 
 def test_invalid_registry_names_event_and_field(tmp_path: Path) -> None:
@@ -71,7 +78,10 @@ def test_invalid_registry_names_event_and_field(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=r"events.yaml: cannot read(.|\n)*month must be in"):
         load_events(bad)
     bad.write_text("events:\n  broken:\n    label: no date\n")
-    with pytest.raises(ValueError, match=r"event 'broken' is invalid(.|\n)*date"):
+    with pytest.raises(ValueError, match=r"event 'broken' is invalid(.|\n)*moment"):
+        load_events(bad)
+    bad.write_text("events:\n  old:\n    date: 2025-01-27\n    time_utc: '14:30'\n")
+    with pytest.raises(ValueError, match=r"moment: \"2025-01-27T14:30Z\""):
         load_events(bad)
 
 
@@ -291,7 +301,7 @@ def test_bad_input_is_refused_before_writing(build: Path, tmp_path: Path) -> Non
     with pytest.raises(ValueError, match="looks like a secret"):
         check_parameters({"scheduler": "sk-" + "a" * 40})
     with pytest.raises(ValueError, match="outside the build folder"):
-        study.output_folder(tmp_path / "elsewhere")
+        output_folder(tmp_path / "elsewhere")
     assert main(["run", "--event", "../x"]) == 2
 
 

@@ -8,6 +8,8 @@ report.html); ``shocklab batch`` does it for many events in parallel processes a
 
     shocklab run --event deepseek-2025-01-27
     shocklab run --event 2024-04-15                          # any date, ad hoc
+    shocklab run --event 2024-08-02T21:00Z                   # a UTC moment (after the close)
+    shocklab run --event 2025-01-26 --non-trading error      # refuse a weekend date
     shocklab batch --workers 2                                # every event in research/events.yaml
     shocklab batch --workers 2 --scheduler local              # ... sharing one LocalCluster
     shocklab batch --events terra-2022-05-09 2024-04-15 --scheduler tcp://10.0.0.5:8786
@@ -29,21 +31,11 @@ from shocklab.config import build_root, data_root
 from shocklab.data import DataQualityWarning, ShocklabDataError, cached_call
 from shocklab.data.align import hourly_panel, nyse_close_panel, returns
 from shocklab.data.catalog import Catalog
+from shocklab.data.coverage import coverage_table
 from shocklab.provenance import provenance
-from shocklab.study import coverage_table
 from shocklab.universe import load_universe
 
 _NAME = re.compile(r"^[A-Za-z0-9_.-]{1,80}$")
-
-
-def _available(symbols: Sequence[str], calendar: str) -> tuple[list[str], list[str]]:
-    catalog = Catalog(data_root())
-    keep: list[str] = []
-    skipped: list[str] = []
-    for s in symbols:
-        found = catalog.locate(s, "1h") or (calendar == "nyse" and catalog.locate(s, "1d"))
-        (keep if found else skipped).append(s)
-    return keep, skipped
 
 
 def cmd_panel(args: argparse.Namespace) -> int:
@@ -56,9 +48,14 @@ def cmd_panel(args: argparse.Namespace) -> int:
     universe = load_universe()
     groups = args.groups or [g for g in universe.groups if g != "macro"]
     symbols = args.symbols or list(dict.fromkeys(s for g in groups for s in universe.members(g)))
-    symbols, skipped = _available(symbols, args.calendar)
-    if skipped:
-        print(f"not in the data root ({data_root()}), skipped: {' '.join(skipped)}")
+    # the catalog decides which file feeds each symbol on this calendar and what it covers
+    cov = Catalog(data_root()).coverage(
+        symbols, "nyse" if args.calendar == "nyse" else "hourly", pd.Timestamp(args.start)
+    )
+    absent = {s: r for s, r in cov.dropped.items() if not cov.table.loc[s, "file"]}
+    symbols = [s for s in symbols if s not in absent]
+    if absent:
+        print(f"not in the data root ({data_root()}), skipped: {' '.join(absent)}")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", DataQualityWarning)
         loader = nyse_close_panel if args.calendar == "nyse" else hourly_panel
@@ -96,7 +93,12 @@ def cmd_panel(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     from shocklab.runner import run_event
 
-    record = run_event(args.event, data_dir=args.data_dir, scheduler=args.scheduler)
+    record = run_event(
+        args.event,
+        data_dir=args.data_dir,
+        scheduler=args.scheduler,
+        non_trading=args.non_trading,
+    )
     print(f"{record.event_id}: {record.status} in {record.seconds:.1f} s -> {record.output}")
     if record.error:
         print(f"error: {record.error}", file=sys.stderr)
@@ -108,11 +110,25 @@ def cmd_batch(args: argparse.Namespace) -> int:
     from shocklab.runner import records_json, run_batch
 
     records = run_batch(
-        args.events, workers=args.workers, scheduler=args.scheduler, data_dir=args.data_dir
+        args.events,
+        workers=args.workers,
+        scheduler=args.scheduler,
+        data_dir=args.data_dir,
+        non_trading=args.non_trading,
     )
     print(records_json(records))
     print(f"index: {build_root().resolve() / 'runs' / 'index.html'}")
     return 0 if all(r.status == "ok" for r in records) else 1
+
+
+def _add_non_trading(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--non-trading",
+        choices=["next", "previous", "error"],
+        default="next",
+        help="daily day 0 when the moment has no NYSE session of its own (weekend, holiday, "
+        "after the close): the next session (default), the previous one, or stop with an error",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -133,7 +149,12 @@ def build_parser() -> argparse.ArgumentParser:
     panel.set_defaults(func=cmd_panel)
 
     run = sub.add_parser("run", help="regenerate the full analysis of one event")
-    run.add_argument("--event", required=True, help="registry id or ISO date (YYYY-MM-DD)")
+    run.add_argument(
+        "--event",
+        required=True,
+        help="registry id, ISO date (start of that UTC day) or UTC moment (2024-08-02T21:00Z)",
+    )
+    _add_non_trading(run)
     run.add_argument("--data-dir", default=None, help="market-data root (default: env/cache)")
     run.add_argument(
         "--scheduler",
@@ -152,6 +173,7 @@ def build_parser() -> argparse.ArgumentParser:
         "shared LocalCluster, or a scheduler address",
     )
     batch.add_argument("--data-dir", default=None, help="market-data root (default: env/cache)")
+    _add_non_trading(batch)
     batch.set_defaults(func=cmd_batch)
     return parser
 

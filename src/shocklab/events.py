@@ -1,8 +1,10 @@
 """Event registry (``research/events.yaml``) and ad-hoc events, validated with pydantic.
 
-:func:`resolve_event` turns what a user types (a registry id such as ``deepseek-2025-01-27``
-or any ISO date such as ``2024-08-05``) into an :class:`EventSpec` with windows, groups and
-hourly assets, so that every notebook and the runner see the same parameters.
+:func:`resolve_event` turns what a user types (a registry id such as ``deepseek-2025-01-27``,
+an ISO date such as ``2024-08-05`` or a UTC moment such as ``2024-08-02T21:00Z``) into an
+:class:`EventSpec` with its moment, windows, groups and hourly assets, so that every notebook
+and the runner see the same parameters. Which bar of each calendar is day 0 is not decided
+here: :func:`shocklab.data.calendar.resolve_day0` answers that from ``spec.moment``.
 """
 
 from __future__ import annotations
@@ -13,13 +15,15 @@ import re
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from shocklab.data.calendar import format_moment, parse_moment
 from shocklab.universe import research_dir
 
 EVENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$")
-ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+MOMENT_LIKE = re.compile(r"^\d{4}-\d{2}-\d{2}([T ].*)?$")
 
 
 class Windows(BaseModel):
@@ -57,12 +61,17 @@ class Windows(BaseModel):
 
 
 class EventSpec(BaseModel):
-    """One event: id, day 0, optional UTC time of the hourly day 0, text and windows."""
+    """One event: id, the moment it happened (UTC), text, groups and windows.
+
+    ``moment`` is a UTC instant: a bare date in the registry or on the command line means the
+    start of that UTC day. Day 0 on each calendar derives from it
+    (:func:`shocklab.data.calendar.resolve_day0`): a moment after the NYSE close, on a weekend
+    or on a holiday falls on the next session of the daily study.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     id: str
-    date: dt.date
-    time_utc: dt.time = dt.time(0, 0)
+    moment: dt.datetime
     label: str = ""
     description: str = ""
     groups: tuple[str, ...] = ()
@@ -75,10 +84,40 @@ class EventSpec(BaseModel):
     def _safe_id(cls, value: str) -> str:
         return check_event_id(value)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _old_schema(cls, data: Any) -> Any:
+        if isinstance(data, dict) and ("date" in data or "time_utc" in data):
+            day = data.get("date", "YYYY-MM-DD")
+            time = str(data.get("time_utc", "00:00"))
+            msg = (
+                f"event {data.get('id', '?')!r} gives 'date'/'time_utc'; the registry now takes "
+                f"one UTC 'moment' instead: moment: \"{day}T{time}Z\" (a bare date means the "
+                "start of that UTC day)"
+            )
+            raise ValueError(msg)
+        return data
+
+    @field_validator("moment", mode="before")
+    @classmethod
+    def _utc_moment(cls, value: Any) -> dt.datetime:
+        stamp = parse_moment(value)
+        return stamp.to_pydatetime().replace(tzinfo=dt.UTC)
+
     @property
-    def hourly_start(self) -> dt.datetime:
-        """Hourly day 0 (UTC)."""
-        return dt.datetime.combine(self.date, self.time_utc, tzinfo=dt.UTC)
+    def moment_utc(self) -> pd.Timestamp:
+        """The moment as a tz-naive UTC ``Timestamp`` (shocklab's internal convention)."""
+        return pd.Timestamp(self.moment).tz_convert("UTC").tz_localize(None)
+
+    @property
+    def date(self) -> dt.date:
+        """The moment's UTC calendar date (for titles and data spans, not day 0)."""
+        return self.moment_utc.date()
+
+    @property
+    def moment_label(self) -> str:
+        """``2025-01-27`` for the start of a UTC day, else ``2024-08-02 21:00 UTC``."""
+        return format_moment(self.moment_utc)
 
 
 class Registry(BaseModel):
@@ -140,35 +179,46 @@ def _defaults(defaults: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in defaults.items() if k in ("groups", "hourly_assets")}
 
 
+def adhoc_id(moment: pd.Timestamp) -> str:
+    """Folder-safe id of an ad-hoc event: ``adhoc-2024-08-05`` or ``adhoc-20240802T2100Z``."""
+    if moment == moment.normalize():
+        return f"adhoc-{moment.strftime('%Y-%m-%d')}"
+    return f"adhoc-{moment.strftime('%Y%m%dT%H%MZ')}"
+
+
 def resolve_event(event: str, path: str | os.PathLike[str] | None = None) -> EventSpec:
-    """A registry id, or any ISO date (``YYYY-MM-DD``) as an ad-hoc event with the defaults."""
+    """A registry id, or an ISO date / UTC moment as an ad-hoc event with the defaults.
+
+    ``2024-08-05`` is the start of that UTC day; ``2024-08-02T21:00Z`` a moment (the zone is
+    required). A moment equal to a registry event's moment returns that event.
+    """
     if not isinstance(event, str) or not event.strip():
-        msg = "event must be a registry id or an ISO date (YYYY-MM-DD), e.g. '2025-01-27'"
+        msg = (
+            "event must be a registry id, an ISO date or a UTC moment, e.g. '2025-01-27' or "
+            "'2024-08-02T21:00Z'"
+        )
         raise ValueError(msg)
     event = event.strip()
     registry = load_events(path)
     if event in registry:
         return registry[event]
-    if ISO_DATE.match(event):
-        try:
-            day = dt.date.fromisoformat(event)
-        except ValueError:
-            msg = f"event date {event!r} is not a valid calendar date (YYYY-MM-DD)"
-            raise ValueError(msg) from None
-        same_day = [spec for spec in registry.values() if spec.date == day]
-        if same_day:
-            return same_day[0]
+    if MOMENT_LIKE.match(event):
+        moment = parse_moment(event)
+        same = [spec for spec in registry.values() if spec.moment_utc == moment]
+        if same:
+            return same[0]
         file = registry_path(path)
         defaults: dict[str, Any] = {}
         if file is not None:
             defaults = (yaml.safe_load(file.read_text(encoding="utf-8")) or {}).get(
                 "defaults"
             ) or {}
+        label = format_moment(moment)
         return EventSpec(
-            id=f"adhoc-{event}",
-            date=day,
-            label=f"Ad-hoc event {event}",
-            description="Ad-hoc date named by the user (not in research/events.yaml).",
+            id=adhoc_id(moment),
+            moment=moment.to_pydatetime().replace(tzinfo=dt.UTC),
+            label=f"Ad-hoc event {label}",
+            description="Ad-hoc moment named by the user (not in research/events.yaml).",
             windows=Windows(**defaults.get("windows", {})),
             adhoc=True,
             **_defaults(defaults),
@@ -177,6 +227,7 @@ def resolve_event(event: str, path: str | os.PathLike[str] | None = None) -> Eve
     near = sorted(registry)
     msg = (
         f"unknown event {event!r}: not in research/events.yaml ({', '.join(near)}) and not an "
-        "ISO date; pass a registry id or a date such as 2024-08-05"
+        "ISO date or UTC moment; pass a registry id, a date such as 2024-08-05 or a moment "
+        "such as 2024-08-02T21:00Z"
     )
     raise ValueError(msg)

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from shocklab.config import LOCAL_CLUSTER, build_root
+from shocklab.data.calendar import NonTradingPolicy, resolve_day0
 from shocklab.events import EventSpec, load_events, resolve_event
 from shocklab.provenance import git_commit, provenance
 from shocklab.universe import research_dir
@@ -38,7 +39,7 @@ from shocklab.universe import research_dir
 NOTEBOOK_NAME = re.compile(r"^\d\d_[a-z0-9_]+\.py$")
 SECRET_NAME = re.compile(r"(key|token|secret|passw|credential|auth)", re.IGNORECASE)
 SECRET_VALUE = re.compile(r"(^sk-|^ghp_|^xox[bp]-|^AKIA[0-9A-Z]{12}|[A-Za-z0-9+/_-]{32,})")
-BASE_PARAMETERS = ("event", "data_dir", "output_dir", "scheduler")
+BASE_PARAMETERS = ("event", "data_dir", "output_dir", "scheduler", "non_trading")
 
 
 @dataclass(frozen=True)
@@ -110,8 +111,14 @@ def _data_files(out: Path) -> dict[str, str]:
 
 
 def _notebook_argument(spec: EventSpec) -> str:
-    """What the notebooks receive as ``event``: the registry id, or the ad-hoc ISO date."""
-    return spec.date.isoformat() if spec.adhoc else spec.id
+    """What the notebooks receive as ``event``: the registry id, or the ad-hoc ISO date or UTC
+    moment (``2024-08-02T21:00Z``)."""
+    if not spec.adhoc:
+        return spec.id
+    moment = spec.moment_utc
+    if moment == moment.normalize():
+        return moment.strftime("%Y-%m-%d")
+    return moment.strftime("%Y-%m-%dT%H:%MZ")
 
 
 def run_event(
@@ -119,10 +126,17 @@ def run_event(
     *,
     data_dir: str | os.PathLike[str] | None = None,
     scheduler: str = "",
+    non_trading: NonTradingPolicy = "next",
     notebooks: Sequence[Path] | None = None,
     kernel_name: str = "python3",
 ) -> RunRecord:
-    """Execute every notebook for ``event`` (registry id or ISO date) into build/runs/<id>/.
+    """Execute every notebook for ``event`` (registry id, ISO date or UTC moment such as
+    ``2024-08-02T21:00Z``) into build/runs/<id>/.
+
+    Day 0 is resolved once, before any kernel starts
+    (:func:`shocklab.data.calendar.resolve_day0` under ``non_trading``): with ``"error"`` a
+    weekend, holiday or after-close moment raises here. ``summary.json`` and the report state
+    the mapping.
 
     ``scheduler``: ``""`` (local threads in each kernel), ``"local"`` (one ``LocalCluster`` for
     all the notebooks of this run) or a dask.distributed address.
@@ -134,12 +148,14 @@ def run_event(
     import papermill as pm
 
     spec = resolve_event(event)
+    day0 = resolve_day0(spec.moment_utc, non_trading)
     parameters = check_parameters(
         {
             "event": _notebook_argument(spec),
             "data_dir": str(data_dir or ""),
             "output_dir": "",
             "scheduler": scheduler,
+            "non_trading": non_trading,
         }
     )
     out = build_root().resolve() / "runs" / spec.id
@@ -185,6 +201,7 @@ def run_event(
         {
             "git_commit": git_commit(notebooks_dir() if notebooks is None else notebooks[0].parent),
             "event_id": spec.id,
+            "day0": day0.to_dict(),
             "status": status,
             "notebooks": statuses,
             "results": {
@@ -247,14 +264,16 @@ def write_report(
             parts.append(f'<section id="{html.escape(path.stem)}">{body}</section>')
     status = summary.get("status", "?")
     css = "failed" if status != "ok" else ""
+    day0 = summary.get("day0", {}).get("statement", "")
     prov = (
+        f'<p class="day0"><b>Day 0.</b> {html.escape(str(day0))}.</p>'
         f'<p class="prov">status <span class="{css}">{html.escape(str(status))}</span>; '
         f"shocklab {html.escape(str(summary['packages'].get('shocklab')))}, commit "
         f"{html.escape(str(summary.get('git_commit')))}; {len(summary.get('data_files', {}))} data "
         "files hashed in summary.json</p>"
     )
     page = _PAGE.format(
-        title=html.escape(f"{spec.label or spec.id} ({spec.date.isoformat()})"),
+        title=html.escape(f"{spec.label or spec.id} ({spec.moment_label})"),
         body=prov + "\n".join(parts),
     )
     path = out / "report.html"
@@ -275,12 +294,12 @@ def write_index(records: Sequence[RunRecord], root: Path | None = None) -> Path:
         note = html.escape(latest[folder.name].error) if folder.name in latest else ""
         rows.append(
             f"<tr><td><a href='{html.escape(folder.name)}/report.html'>"
-            f"{html.escape(folder.name)}</a></td><td>{html.escape(spec['date'])}</td>"
+            f"{html.escape(folder.name)}</a></td><td>{html.escape(str(spec['moment']))}</td>"
             f"<td>{html.escape(spec['label'])}</td><td class='{'' if status == 'ok' else 'failed'}'>"
             f"{html.escape(status)}</td><td>{note}</td></tr>"
         )
     body = (
-        "<table><tr><th>event</th><th>date</th><th>label</th><th>status</th><th>error</th></tr>"
+        "<table><tr><th>event</th><th>moment (UTC)</th><th>label</th><th>status</th><th>error</th></tr>"
         + "".join(rows)
         + "</table>"
     )
@@ -289,9 +308,11 @@ def write_index(records: Sequence[RunRecord], root: Path | None = None) -> Path:
     return path
 
 
-def _run_one(event: str, data_dir: str | None, scheduler: str) -> RunRecord:
+def _run_one(
+    event: str, data_dir: str | None, scheduler: str, non_trading: NonTradingPolicy
+) -> RunRecord:
     try:
-        return run_event(event, data_dir=data_dir, scheduler=scheduler)
+        return run_event(event, data_dir=data_dir, scheduler=scheduler, non_trading=non_trading)
     except (ValueError, OSError) as exc:  # bad event id or date: record, do not stop the batch
         return RunRecord(event=event, event_id=event, status="failed", output="", error=str(exc))
 
@@ -319,6 +340,7 @@ def run_batch(
     workers: int = 2,
     scheduler: str = "",
     data_dir: str | os.PathLike[str] | None = None,
+    non_trading: NonTradingPolicy = "next",
     progress: bool = True,
 ) -> list[RunRecord]:
     """Run several events (default: the whole registry) on ``workers`` processes.
@@ -346,7 +368,7 @@ def run_batch(
         ctx = multiprocessing.get_context("spawn")  # no fork of a process holding threads
         with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
             futures = [
-                pool.submit(_run_one, e, str(data_dir) if data_dir else None, address)
+                pool.submit(_run_one, e, str(data_dir) if data_dir else None, address, non_trading)
                 for e in events
             ]
             records.extend(

@@ -45,6 +45,19 @@ class Coupling(BaseModel):
     regime_pair: tuple[str, str] = ("BTCUSDT", "QQQ")
 
 
+class Report(BaseModel):
+    """What the notebooks show in their figures (names from the groups and coupling above):
+    groups on the daily CAR figure, assets on the hourly CAR figure, crypto and tech names of
+    the DCC figure, and the base asset of the liquidation chart and the VAR."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    daily_car_groups: tuple[str, ...] = ("semis", "ai_power", "ai_tokens", "majors")
+    hourly_car_assets: tuple[str, ...] = ("BTCUSDT", "ETHUSDT")
+    dcc_crypto: tuple[str, ...] = ("BTCUSDT", "ETHUSDT", "SOLUSDT")
+    dcc_tech: tuple[str, ...] = ("QQQ", "NVDA")
+    liquidation_asset: str = "BTC"
+
+
 class Universe(BaseModel):
     """All groups, default market proxies per asset class and the coupling study's pairs."""
 
@@ -52,6 +65,7 @@ class Universe(BaseModel):
     groups: dict[str, Group]
     benchmarks: dict[str, str] = Field(default_factory=dict)
     coupling: Coupling = Coupling()
+    report: Report = Report()
 
     def group_of(self, symbol: str) -> str:
         """Primary group of ``symbol`` (the first listing it), or ``""``."""

@@ -20,6 +20,7 @@ ModelName = Literal["constant_mean", "market_adjusted", "market", "factor", "gar
 
 # Status codes per instance; the xarray layer turns them into messages.
 OK, NOT_IN_EVENT, SHORT_ESTIMATION, SINGULAR, NOT_CONVERGED, OWN_MARKET = 0, 1, 2, 3, 4, 5
+NO_EVENT_DATA = 6  # set by event_study: a bar of the event window has no return
 
 TESTS = (
     "t_cross",

@@ -27,6 +27,7 @@ import xarray as xr
 from scipy import stats
 
 from shocklab import __version__
+from shocklab.data.calendar import format_moment, place_on_axis
 from shocklab.models import _kernels as k
 from shocklab.models._kernels import ModelName
 from shocklab.universe import Universe, load_universe
@@ -125,38 +126,41 @@ def _event_table(events: EventsLike) -> pd.DataFrame:
     return table
 
 
-def _utc_naive(value: DateLike) -> pd.Timestamp:
-    stamp = pd.Timestamp(value)
+def _utc_naive(value: DateLike, event_id: str) -> pd.Timestamp:
+    try:
+        stamp = pd.Timestamp(value)
+    except (ValueError, TypeError) as exc:
+        msg = (
+            f"event {event_id!r}: date {value!r} is not a date or UTC moment ({exc}); use ISO "
+            "such as 2025-01-27 or 2024-08-02T21:00Z"
+        )
+        raise ValueError(msg) from None
+    if str(stamp) == "NaT":  # pd.Timestamp(None) is NaT; the stubs do not say so
+        msg = f"event {event_id!r} has no date (NaT); give every event a date"
+        raise ValueError(msg)
     if stamp.tzinfo is not None:
         stamp = stamp.tz_convert("UTC").tz_localize(None)
     return stamp
 
 
 def locate_event(
-    index: pd.DatetimeIndex, when: DateLike, policy: NonTradingPolicy, event_id: str
+    index: pd.DatetimeIndex,
+    when: DateLike,
+    policy: NonTradingPolicy,
+    event_id: str,
+    ends: np.ndarray | None = None,
 ) -> int:
-    """Bar position of an event date on the panel's time axis, under a non-trading policy."""
-    stamp = _utc_naive(when)
-    if len(index) == 0 or stamp < index[0] or stamp > index[-1]:
-        span = f"{index[0]} .. {index[-1]}" if len(index) else "an empty axis"
-        msg = (
-            f"event {event_id!r} ({stamp}) is outside the returns' time axis ({span}); load a "
-            "panel that covers the estimation and event windows"
-        )
-        raise ValueError(msg)
-    at = int(index.searchsorted(stamp))
-    if index[at] == stamp:
-        return at
-    if policy == "next":
-        return at
-    if policy == "previous":
-        return at - 1
-    msg = (
-        f"event {event_id!r} date {stamp} ({stamp.day_name()}) is not a bar of this panel; the "
-        f"nearest bars are {index[at - 1]} and {index[at]}: pass non_trading='previous' or "
-        "'next', or pick one of them"
-    )
-    raise ValueError(msg)
+    """Bar position of an event moment on the panel's time axis (naive times are UTC).
+
+    The rule is :func:`shocklab.data.calendar.place_on_axis`, the one every study uses: with
+    ``ends`` (the panel's ``interval_end``, e.g. NYSE session closes) day 0 is the first bar
+    whose close is at or after the moment; otherwise the bar containing the moment. A moment
+    without a bar of its own (weekend, holiday, after the close) is placed by ``policy``.
+    """
+    stamp = _utc_naive(when, event_id)
+    label = format_moment(stamp)
+    what = f"event {event_id!r}" + ("" if event_id == label else f" ({label})")
+    return place_on_axis(index, stamp, policy, ends=ends, what=what).position
 
 
 # ----------------------------------------------------------------------------- regressors
@@ -291,10 +295,29 @@ def _label(a: int, b: int) -> str:
     return f"AR({a:+d})" if a == b else f"CAR({a:+d},{b:+d})"
 
 
-def _status(code: float, nobs: float, need: int, market: str, estimation: int) -> str:
+def _status(
+    code: float,
+    nobs: float,
+    need: int,
+    market: str,
+    estimation: int,
+    observed: np.ndarray,
+    abnormal: np.ndarray,
+    evt_rel: np.ndarray,
+) -> str:
     c = int(code)
     if c == k.OK:
         return "ok"
+    if c == k.NO_EVENT_DATA:
+        holes = evt_rel[np.isnan(observed)]
+        what = "return"
+        if holes.size == 0:  # the asset has data; its market series does not
+            holes, what = evt_rel[np.isnan(abnormal)], f"market ({market}) return"
+        shown = ", ".join(f"{int(r):+d}" for r in holes[:4]) + (", ..." if holes.size > 4 else "")
+        return (
+            f"no data in the event window: {holes.size} of {evt_rel.size} bars have no {what} "
+            f"(bars {shown}); a source gap around the event"
+        )
     if c == k.NOT_IN_EVENT:
         return "not in event"
     if c == k.SHORT_ESTIMATION:
@@ -439,9 +462,12 @@ def event_study(
     event_ids = list(dict.fromkeys(table["event_id"]))
     pos = np.full((len(assets), len(event_ids)), -1, dtype=np.int64)
     nominal: dict[str, pd.Timestamp] = {}
+    ends = None
+    if "interval_end" in returns.coords and returns["interval_end"].dims == (dim,):
+        ends = returns["interval_end"].values  # NYSE-close panels: each return's end instant
     for event_id, when, asset in zip(table["event_id"], table["date"], table["asset"], strict=True):
         e = event_ids.index(str(event_id))
-        at = locate_event(index, cast(DateLike, when), non_trading, str(event_id))
+        at = locate_event(index, cast(DateLike, when), non_trading, str(event_id), ends)
         nominal.setdefault(str(event_id), index[at])
         if asset is None:
             pos[:, e] = at
@@ -519,7 +545,12 @@ def event_study(
     own = np.array([a == m for a, m in zip(assets, market_names, strict=True)])
     if own.any():
         code[:, own] = np.where(code[:, own] == k.OK, k.OWN_MARKET, code[:, own])
+    # an instance is usable only with an AR on every bar of the event window: a hole (a source
+    # gap, a delisting, a market series without data) would otherwise show NaN under "ok"
+    n_missing = np.isnan(ar).sum(axis=-1)
+    code = np.where((code == k.OK) & (n_missing > 0), k.NO_EVENT_DATA, code)
     bad = code != k.OK
+    raw_ar = ar.copy()
     for arr in (ar, se, normal, resid, est_sd, car_var, sigma, dof):
         arr[bad] = np.nan
 
@@ -588,7 +619,16 @@ def event_study(
     status = np.array(
         [
             [
-                _status(code[e, a], nobs[e, a], need, market_names[a], estimation)
+                _status(
+                    code[e, a],
+                    nobs[e, a],
+                    need,
+                    market_names[a],
+                    estimation,
+                    observed[e, a],
+                    raw_ar[e, a],
+                    evt_rel,
+                )
                 for a in range(len(assets))
             ]
             for e in range(len(event_ids))

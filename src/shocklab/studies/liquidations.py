@@ -1,0 +1,90 @@
+"""Liquidation elasticity and cascades (notebook 30): the daily panel around the event's UTC
+day (coverage from the catalog: CoinGlass liquidations and open interest overlapped with
+Binance daily prices), and the headline built from the estimates."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+import xarray as xr
+
+from shocklab.data import CoverageError
+from shocklab.data.derivatives import liquidation_coverage, liquidation_panel
+from shocklab.studies.run import RunContext
+from shocklab.universe import load_universe
+
+
+def coverage(ctx: RunContext) -> pd.DataFrame:
+    """Per asset: liquidation, open-interest and price spans, their overlap, and whether the
+    overlap contains the event's UTC day (``reason`` empty when it does)."""
+    table = liquidation_coverage(data_dir=ctx.data_dir)
+    day = ctx.day0.utc_day
+    for asset, row in table.iterrows():
+        if row["reason"]:
+            continue
+        if day < row["first"]:
+            table.loc[asset, "reason"] = f"data start {row['first'].date()}, after the event"
+        elif day > row["last"]:
+            table.loc[asset, "reason"] = f"data end {row['last'].date()}, before the event"
+    return table
+
+
+def liquidation_data(ctx: RunContext, after_days: int = 60) -> xr.Dataset:
+    """The daily CoinGlass/Binance panel from the data's start to ``after_days`` days after the
+    event's UTC day (or the data's end); a clear error when no asset covers that day."""
+    table = coverage(ctx)
+    usable = table[table["reason"] == ""]
+    day = ctx.day0.utc_day
+    if usable.empty:
+        why = "; ".join(f"{a}: {r}" for a, r in table["reason"].items()) or "no liquidation file"
+        msg = (
+            f"no asset has liquidations, open interest and daily prices on the event's UTC day "
+            f"({day.date()}) in {ctx.catalog.root}: {why}. Pick a moment inside that coverage, "
+            "or fetch CoinGlass history (shocklab.data.fetch.fetch_coinglass_liquidations, "
+            "needs COINGLASS_API_KEY) and Binance daily klines"
+        )
+        raise CoverageError(msg)
+    end = min(day + pd.Timedelta(days=after_days), usable["last"].max())
+    return liquidation_panel(
+        start=str(usable["first"].min().date()), end=str(end.date()), data_dir=ctx.data_dir
+    )
+
+
+def chart_asset() -> str:
+    """The base asset of the liquidation chart and the feedback VAR (``report`` in the
+    universe file)."""
+    return load_universe().report.liquidation_asset
+
+
+def dates_around(ctx: RunContext, before: int, after: int) -> tuple[str, str]:
+    """ISO dates ``before`` days before and ``after`` days after the event's UTC day."""
+    day = ctx.day0.utc_day
+    return (
+        (day - pd.Timedelta(days=before)).date().isoformat(),
+        (day + pd.Timedelta(days=after)).date().isoformat(),
+    )
+
+
+def liquidation_headline(
+    ctx: RunContext, panel_fit: Any, attribution: pd.DataFrame, feedback: Any
+) -> str:
+    """Markdown paragraph with the pooled elasticity, the event's excess liquidations and the
+    VAR feedback share -- every number read from the estimates."""
+    long = panel_fit.table.loc["long"]
+    worst_asset = str(attribution["excess"].idxmax())
+    worst = attribution.loc[worst_asset]
+    share = feedback.table.loc["feedback_share"]
+    mult = feedback.table.loc["multiplier"]
+    asset = chart_asset()
+    return (
+        f"Pooled elasticity (asset fixed effects, Driscoll-Kraay): {long['coef']:+.1f} bp per 1 % "
+        f"of open interest liquidated (se {long['se']:.1f}, p = {long['p']:.2g}). On the UTC day "
+        f"{ctx.day0.utc_day.date()}, {worst_asset} saw the largest excess "
+        f"long liquidations over what its return predicts: {worst['excess']:+.3f} % of OI "
+        f"(observed {worst['observed']:.3f}, predicted {worst['predicted']:.3f} +/- "
+        f"{worst['se']:.3f}). {asset}'s VAR amplification multiplier is {mult['estimate']:.2f} "
+        f"(90 %: {mult['lo_90']:.2f}-{mult['hi_90']:.2f}); the feedback loop accounts for "
+        f"{share['estimate'] * 100:.1f} % of the cumulative move (90 %: "
+        f"{share['lo_90'] * 100:.1f} to {share['hi_90'] * 100:.1f} %)."
+    )
