@@ -31,6 +31,7 @@ from shocklab.config import build_root, data_root
 from shocklab.data import DataQualityWarning, ShocklabDataError, cached_call
 from shocklab.data.align import hourly_panel, nyse_close_panel, returns
 from shocklab.data.catalog import Catalog
+from shocklab.data.loaders import window
 from shocklab.data.coverage import coverage_table
 from shocklab.provenance import provenance
 from shocklab.universe import load_universe
@@ -49,8 +50,9 @@ def cmd_panel(args: argparse.Namespace) -> int:
     groups = args.groups or [g for g in universe.groups if g != "macro"]
     symbols = args.symbols or list(dict.fromkeys(s for g in groups for s in universe.members(g)))
     # the catalog decides which file feeds each symbol on this calendar and what it covers
+    start, _ = window(args.start, args.end)  # a malformed date fails here, named
     cov = Catalog(data_root()).coverage(
-        symbols, "nyse" if args.calendar == "nyse" else "hourly", pd.Timestamp(args.start)
+        symbols, "nyse" if args.calendar == "nyse" else "hourly", start
     )
     absent = {s: r for s, r in cov.dropped.items() if not cov.table.loc[s, "file"]}
     symbols = [s for s in symbols if s not in absent]

@@ -10,6 +10,7 @@ import pandas as pd
 import xarray as xr
 
 from shocklab.data import CoverageError
+from shocklab.data.catalog import DERIVATIVE_FILES
 from shocklab.data.derivatives import liquidation_coverage, liquidation_panel
 from shocklab.studies.run import RunContext
 from shocklab.universe import load_universe
@@ -37,7 +38,9 @@ def liquidation_data(ctx: RunContext, after_days: int = 60) -> xr.Dataset:
     usable = table[table["reason"] == ""]
     day = ctx.day0.utc_day
     if usable.empty:
-        why = "; ".join(f"{a}: {r}" for a, r in table["reason"].items()) or "no liquidation file"
+        why = "; ".join(f"{a}: {r}" for a, r in table["reason"].items()) or (
+            f"{DERIVATIVE_FILES['liquidations']} is not in the data root"
+        )
         msg = (
             f"no asset has liquidations, open interest and daily prices on the event's UTC day "
             f"({day.date()}) in {ctx.catalog.root}: {why}. Pick a moment inside that coverage, "
