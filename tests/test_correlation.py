@@ -187,3 +187,176 @@ def test_tail_coexceedance_counts_by_hand() -> None:
     assert table.loc[(0.05, "all"), "ratio"] > 3  # correlated tails
     with pytest.raises(ValueError, match="at least 20"):
         co.tail_coexceedance(x.iloc[:10], y.iloc[:10])
+
+
+# --- nothing past the data: paths end at a pair's last joint bar, long gaps are not bridged ---
+
+
+def _ragged(n: int = 300, seed: int = 11) -> xr.DataArray:
+    """BTC throughout; QQQ ends at bar 199; NVDA starts at bar 10, misses bar 60, bars
+    150-152 (short gaps) and bars 100-114 (a 15-bar gap)."""
+    rng = np.random.default_rng(seed)
+    common = rng.standard_normal(n)
+    data = np.column_stack(
+        [
+            common + rng.standard_normal(n),
+            0.8 * common + rng.standard_normal(n),
+            0.5 * common + rng.standard_normal(n),
+        ]
+    )
+    data[200:, 1] = np.nan
+    data[:10, 2] = np.nan
+    data[[60, 150, 151, 152], 2] = np.nan
+    data[100:115, 2] = np.nan
+    return xr.DataArray(
+        0.01 * data,
+        dims=("time", "asset"),
+        coords={
+            "time": pd.date_range("2022-01-03", periods=n, freq="B"),
+            "asset": ["BTCUSDT", "QQQ", "NVDA"],
+        },
+    )
+
+
+def _stretches_by_hand(ok: np.ndarray, max_gap: int) -> tuple[np.ndarray, np.ndarray]:
+    """(report, stretch) walking the joint bars: joint bars and the bars of interior gaps of at
+    most ``max_gap`` are reported; a longer gap starts a new stretch (-1: not in any)."""
+    joint = np.flatnonzero(ok)
+    report = np.zeros(len(ok), bool)
+    stretch = np.full(len(ok), -1)
+    sid = 0
+    for k, t in enumerate(joint):
+        if k and t - joint[k - 1] - 1 > max_gap:
+            sid += 1
+        report[t], stretch[t] = True, sid
+        if k + 1 < len(joint) and joint[k + 1] - t - 1 <= max_gap:
+            report[t + 1 : joint[k + 1]] = True
+            stretch[t + 1 : joint[k + 1]] = sid
+    return report, stretch
+
+
+def test_stretch_rule_by_hand() -> None:
+    ok = np.zeros((40, 2), bool)
+    ok[[3, 4, 6, 7, 11, 16, 17, 18, 34, 35], 0] = True  # gaps of 1, 3, 4, 15 bars; ends at 35
+    report, start = co._stretches(ok, 3)  # column 1: no joint bar at all
+    want_report, stretch = _stretches_by_hand(ok[:, 0], 3)
+    np.testing.assert_array_equal(report[:, 0], want_report)
+    assert list(np.flatnonzero(report[:, 0])) == [*range(3, 12), 16, 17, 18, 34, 35]
+    assert list(start[[3, 11, 15, 16, 25, 33, 34, 39], 0]) == [0, 0, 0, 16, 16, 16, 34, 34]
+    assert list(stretch[[3, 11, 16, 35]]) == [0, 0, 1, 2]
+    assert not report[:, 1].any()
+    with pytest.raises(ValueError, match="max_gap=-1"):
+        co.ewma_correlation(*co.pair_returns(_ragged(), ["BTCUSDT"], ["QQQ"]), max_gap=-1)
+
+
+def test_rolling_ends_at_last_joint_bar_and_skips_long_gaps() -> None:
+    r = _ragged()
+    x, y = co.pair_returns(r, ["BTCUSDT"], ["QQQ", "NVDA"])
+    window, min_periods = 30, 20
+    out = co.rolling_correlation(x, y, window, min_periods=min_periods)
+    for pair in out["pair"].values:
+        a = pd.Series(x.sel(pair=pair).values)
+        b = pd.Series(y.sel(pair=pair).values)
+        joint = (a.notna() & b.notna()).to_numpy()
+        a, b = a.where(joint), b.where(joint)
+        report, _ = _stretches_by_hand(joint, co.MAX_GAP)
+        roll_a, roll_b = a.rolling(window, min_periods=min_periods), b.rolling(window, min_periods)
+        want = roll_a.corr(b).where(report)
+        beta = (roll_a.cov(b) / roll_b.var()).where(report)
+        got = out.sel(pair=pair)
+        np.testing.assert_allclose(got["corr"].values, want, rtol=1e-9, atol=1e-12, equal_nan=True)
+        np.testing.assert_allclose(got["beta"].values, beta, rtol=1e-8, atol=1e-12, equal_nan=True)
+        last = np.flatnonzero(joint)[-1]
+        for var in ("corr", "lo", "hi", "beta", "n"):
+            assert np.isnan(got[var].values[last + 1 :]).all()
+    qqq = out["corr"].sel(pair="BTCUSDT~QQQ").values
+    assert np.isfinite(qqq[199])
+    assert np.isnan(qqq[200:]).all()  # pandas would go on to bar 209
+    nvda = out["corr"].sel(pair="BTCUSDT~NVDA").values
+    assert np.isnan(nvda[100:115]).all()  # inside the 15-bar gap (20+ joint bars in window)
+    assert np.isfinite(nvda[[60, 150, 151, 152]]).all()  # short gaps bridged
+
+
+def test_ewma_ends_at_last_joint_bar_and_restarts_after_long_gaps() -> None:
+    r = _ragged()
+    x, y = co.pair_returns(r, ["BTCUSDT"], ["QQQ", "NVDA"])
+    lam, min_periods = 0.94, 20
+    out = co.ewma_correlation(x, y, lam=lam, min_periods=min_periods)
+    for pair in out["pair"].values:
+        a = pd.Series(x.sel(pair=pair).values)
+        b = pd.Series(y.sel(pair=pair).values)
+        joint = (a.notna() & b.notna()).to_numpy()
+        a, b = a.where(joint), b.where(joint)
+        report, stretch = _stretches_by_hand(joint, co.MAX_GAP)
+        want = np.full(len(a), np.nan)
+        beta = np.full(len(a), np.nan)
+        count = np.full(len(a), np.nan)
+        for sid in np.unique(stretch[stretch >= 0]):  # each stretch: pandas ewm from scratch
+            rows = np.flatnonzero(stretch == sid)
+            sl = slice(rows[0], rows[-1] + 1)
+            mxy, mxx, myy = (
+                v.iloc[sl].ewm(alpha=1 - lam, adjust=True, min_periods=min_periods).mean()
+                for v in (a * b, a * a, b * b)
+            )
+            want[sl] = (mxy / np.sqrt(mxx * myy)).to_numpy()
+            beta[sl] = (mxy / myy).to_numpy()
+            count[sl] = np.cumsum(joint[sl])
+        want[~report], beta[~report] = np.nan, np.nan
+        got = out.sel(pair=pair)
+        np.testing.assert_allclose(got["corr"].values, want, rtol=1e-9, atol=1e-12, equal_nan=True)
+        np.testing.assert_allclose(got["beta"].values, beta, rtol=1e-9, atol=1e-12, equal_nan=True)
+        fine = np.isfinite(want)
+        n_eff = np.minimum(count, (1 + lam) / (1 - lam))
+        np.testing.assert_allclose(got["n"].values[fine], n_eff[fine])
+        last = np.flatnonzero(joint)[-1]
+        for var in ("corr", "lo", "hi", "beta", "n"):
+            assert np.isnan(got[var].values[last + 1 :]).all()
+    qqq = out["corr"].sel(pair="BTCUSDT~QQQ").values
+    assert np.isfinite(qqq[199])
+    assert np.isnan(qqq[200:]).all()  # not the last value carried flat
+    nvda = out["corr"].sel(pair="BTCUSDT~NVDA").values
+    assert nvda[60] == pytest.approx(nvda[59])  # short gaps: bridged, estimate unchanged
+    assert nvda[152] == pytest.approx(nvda[149])
+    assert np.isnan(nvda[100:115]).all()  # the 15-bar gap is not reported ...
+    assert np.isnan(nvda[115:134]).all()  # ... and the EWMA restarts: 20 new joint bars
+    assert np.isfinite(nvda[134])
+    # max_gap=0: only bars with joint data; a gap of 20 bridges everything inside NVDA's span
+    strict = co.ewma_correlation(x, y, max_gap=0)["corr"].sel(pair="BTCUSDT~NVDA").values
+    assert np.isnan(strict[[60, 150, 151, 152]]).all()
+    loose = co.ewma_correlation(x, y, max_gap=20)["corr"].sel(pair="BTCUSDT~NVDA").values
+    assert np.isfinite(loose[100:115]).all()
+    assert np.isnan(loose[:29]).all()
+
+
+def test_realized_pooled_ends_at_last_joint_day() -> None:
+    rng = np.random.default_rng(8)
+    time = pd.date_range("2024-03-04", periods=24 * 10, freq="h")
+    a = rng.standard_normal(len(time))
+    b1 = 0.5 * a + rng.standard_normal(len(time))
+    b2 = 0.3 * a + rng.standard_normal(len(time))
+    day = time.floor("D")
+    days = day.unique()
+    closed = (time.hour < 15) | (time.hour > 20)
+    b1[closed] = np.nan
+    b2[closed | (day == days[2]) | (day > days[5])] = np.nan  # misses day 2, ends on day 5
+    panel = xr.DataArray(
+        np.column_stack([a, b1, b2]),
+        dims=("time", "asset"),
+        coords={"time": time, "asset": ["BTCUSDT", "QQQ", "NVDA"]},
+    )
+    x, y = co.pair_returns(panel, ["BTCUSDT"], ["QQQ", "NVDA"])
+    out = co.realized_correlation(x, y, days=3, min_bars=4)
+    assert len(out["time"]) == 10
+
+    def pooled(b: np.ndarray, d: int) -> float:
+        sel = np.isin(day, days[max(d - 2, 0) : d + 1]) & np.isfinite(b)
+        return float((a[sel] * b[sel]).sum() / np.sqrt((a[sel] ** 2).sum() * (b[sel] ** 2).sum()))
+
+    qqq = out["corr"].sel(pair="BTCUSDT~QQQ").values
+    nvda = out["corr"].sel(pair="BTCUSDT~NVDA").values
+    np.testing.assert_allclose(qqq, [pooled(b1, d) for d in range(10)], rtol=1e-12)
+    np.testing.assert_allclose(nvda[:6], [pooled(b2, d) for d in range(6)], rtol=1e-12)
+    assert np.isnan(nvda[6:]).all()  # days 6-8 would pool days 4-5 under a carried window
+    assert np.isnan(out["n"].sel(pair="BTCUSDT~NVDA").values[6:]).all()
+    strict = co.realized_correlation(x, y, days=3, min_bars=4, max_gap=0)
+    assert np.isnan(strict["corr"].sel(pair="BTCUSDT~NVDA").values[2])  # no bars on day 2

@@ -120,3 +120,43 @@ def test_bad_inputs_are_named() -> None:
     )
     with warnings.catch_warnings(), pytest.raises(ValueError, match="fewer than 250 returns"):
         dcc.fit_dcc(short)
+
+
+def test_paths_hold_only_dates_with_every_return() -> None:
+    """A2 ends 100 dates early, A1 starts late, A0 has a 15-date gap: the correlation and
+    volatility paths (and pair/pairs) hold exactly the complete dates -- none past A2's last
+    return, none before A1's first, none in A0's gap -- and equal an independent two-step
+    computation (arch per asset on the complete dates, then the explicit DCC loop)."""
+    returns = simulate_dcc(700, CORR, seed=6)
+    returns.iloc[600:, 2] = np.nan
+    returns.iloc[:20, 1] = np.nan
+    returns.iloc[300:315, 0] = np.nan
+    with pytest.warns(DataQualityWarning, match="135 of 700 dates dropped"):
+        fit = dcc.fit_dcc(returns)
+    complete = returns.dropna().index
+    time = pd.DatetimeIndex(fit.correlation["time"].values)
+    assert time.equals(complete)
+    assert time[-1] == returns["A2"].last_valid_index()
+    assert time[0] == returns["A1"].first_valid_index()
+    assert not time.isin(returns.index[300:315]).any()
+    assert pd.DatetimeIndex(fit.volatility["time"].values).equals(complete)
+    path = fit.pair("A0", "A2")
+    assert path.index.equals(complete)
+    assert np.isfinite(path.to_numpy()).all()
+    both = fit.pairs(["A0", "A1"], ["A2"])
+    assert pd.DatetimeIndex(both["time"].values).equals(complete)
+    assert np.isfinite(both.values).all()
+    z = np.column_stack(
+        [
+            arch_model(100 * returns.loc[complete, c], mean="Constant", vol="GARCH", p=1, q=1)
+            .fit(disp="off")
+            .std_resid.to_numpy()
+            for c in returns.columns
+        ]
+    )
+    m = z.T @ z / len(z)
+    S = m / np.sqrt(np.outer(np.diag(m), np.diag(m)))
+    a, b = fit.params.loc["a", "estimate"], fit.params.loc["b", "estimate"]
+    want = _loop(a, b, z, S, corrected=False)
+    np.testing.assert_allclose(fit.correlation.values, want, rtol=1e-8, atol=1e-10)
+    np.testing.assert_allclose(both.sel(pair="A1~A2").values, want[:, 1, 2], rtol=1e-8)

@@ -21,6 +21,16 @@ Formulas (``docs/methods/regimes.md``):
   window exceeds the baseline ``rho`` significantly (one-sided Fisher-z test);
 - tail co-exceedance (Bae, Karolyi and Stulz 2003): days on which both returns fall below their
   own lower ``q`` quantile, against ``q^2`` expected under independence.
+
+Nothing past the data (rolling, EWMA, realized): a pair's path covers only its joint data,
+the bars (days, for realized) on which both returns exist. Estimates are NaN before the pair's
+first joint bar and after its last one, never carried forward. A gap of at most ``max_gap``
+consecutive bars without joint data, with joint data on both sides, is bridged (the missing
+bars carry no weight; the estimate on them uses the data before them); every bar of a longer
+gap is NaN. The rolling and realized windows hold only bars within ``window``/``days`` of the
+estimate and count them, so ``min_periods``/``min_bars`` guard the estimates after a long gap;
+the EWMA has unbounded memory, so it restarts after a long gap (recursion and bar count from
+zero: ``min_periods`` joint bars are needed again).
 """
 
 from __future__ import annotations
@@ -37,6 +47,8 @@ from shocklab.models.event_study import equal_weight_index
 from shocklab.universe import load_universe
 
 PAIR = "pair"
+MAX_GAP = 5
+"""Default longest run of bars without joint data that a path bridges (daily sessions: a week)."""
 
 
 def with_groups(returns: xr.DataArray, groups: Sequence[str]) -> xr.DataArray:
@@ -117,6 +129,43 @@ def _joint(
     return ok, np.where(ok, xv, 0.0), np.where(ok, yv, 0.0)
 
 
+def _check_gap(max_gap: int) -> None:
+    if max_gap < 0:
+        msg = f"max_gap={max_gap} must be 0 or more bars (0: report only bars with joint data)"
+        raise ValueError(msg)
+
+
+def _stretches(
+    ok: np.ndarray[Any, Any], max_gap: int
+) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
+    """``(report, start)`` for the joint-bar indicators ``ok`` of shape ``(time, pair)``.
+
+    ``report`` is True on joint bars and on the bars of an interior gap (joint bars on both
+    sides) of at most ``max_gap`` bars: False before the first joint bar, after the last one
+    and throughout longer gaps. ``start`` is the row at which the stretch holding each bar
+    begins: the first joint bar after the latest gap longer than ``max_gap`` (0 before any).
+    """
+    T, P = ok.shape
+    by_pair = np.ascontiguousarray(ok.T)
+    report = np.zeros((P, T), dtype=bool)
+    start = np.zeros((P, T), dtype=np.int64)
+    for j in range(P):  # 1-d work on the joint bars of each pair (a few gaps at most)
+        joint = np.flatnonzero(by_pair[j])
+        if not len(joint):
+            continue
+        long = np.flatnonzero(np.diff(joint) - 1 > max_gap)  # gap after joint[k], k in long
+        edge = np.zeros(T + 1, dtype=np.int64)  # +1 where a reported run starts, -1 after it
+        edge[joint[0]] += 1
+        edge[joint[-1] + 1] -= 1
+        edge[joint[long] + 1] -= 1  # all distinct: every long gap has at least one bar
+        edge[joint[long + 1]] += 1
+        report[j] = np.cumsum(edge[:T]) > 0
+        restart = np.zeros(T, dtype=np.int64)
+        restart[joint[long + 1]] = joint[long + 1]
+        start[j] = np.maximum.accumulate(restart)
+    return report.T, start.T
+
+
 def _window_sum(a: np.ndarray[Any, Any], window: int) -> np.ndarray[Any, Any]:
     """Trailing sums over ``window`` rows (rows before the first full window: partial sums)."""
     c = np.cumsum(a, axis=0)
@@ -190,6 +239,7 @@ def rolling_correlation(
     window: int,
     *,
     min_periods: int | None = None,
+    max_gap: int = MAX_GAP,
     level: float = 0.95,
     dim: str = "time",
 ) -> xr.Dataset:
@@ -198,10 +248,17 @@ def rolling_correlation(
     Only bars where both returns exist count; an estimate needs ``min_periods`` of them
     (default: the window) and is NaN otherwise. Sums come from cumulative sums after removing
     each pair's full-sample mean (exact: correlation is shift-invariant).
+
+    Nothing past the data: estimates are NaN before the pair's first joint bar, after its last
+    one, and on every bar of a gap longer than ``max_gap`` bars without joint data. On the bars
+    of a shorter interior gap the estimate is that of the trailing window (its joint bars).
+    The window never holds bars older than ``window``, so it needs no restart after a gap:
+    ``min_periods`` applies to the joint bars inside it.
     """
     if window < 3:
         msg = f"window={window} is too short for a correlation; use at least 3 bars"
         raise ValueError(msg)
+    _check_gap(max_gap)
     min_periods = window if min_periods is None else min_periods
     xv = x.transpose(dim, ...).values.astype(float)
     yv = y.transpose(dim, ...).values.astype(float)
@@ -211,6 +268,8 @@ def rolling_correlation(
         corr[:, cols], beta[:, cols], n[:, cols] = _rolling_block(
             xv[:, cols], yv[:, cols], window, min_periods
         )
+    report, _ = _stretches(np.isfinite(xv) & np.isfinite(yv), max_gap)
+    corr, beta, n = _blank(~report, corr, beta, n)
     tx = x.transpose(dim, ...)
     return _dataset(tx, corr, beta, n, level, {"method": "rolling", "window": window})
 
@@ -221,6 +280,7 @@ def ewma_correlation(
     *,
     lam: float = 0.94,
     min_periods: int = 20,
+    max_gap: int = MAX_GAP,
     level: float = 0.95,
     dim: str = "time",
 ) -> xr.Dataset:
@@ -228,24 +288,47 @@ def ewma_correlation(
 
     ``s_t = lam s_{t-1} + (1 - lam) v_t`` for ``v = x y, x^2, y^2``, each divided by the same
     recursion run on the indicator of valid bars, so that missing bars carry no weight and the
-    start is not biased towards zero. Bands use the effective sample size
-    ``min(bars so far, (1 + lam) / (1 - lam))``.
+    start is not biased towards zero. An estimate needs ``min_periods`` joint bars. Bands use
+    the effective sample size ``min(bars so far in the stretch, (1 + lam) / (1 - lam))``.
+
+    Nothing past the data: estimates are NaN before the pair's first joint bar, after its last
+    one, and on every bar of a gap longer than ``max_gap`` bars without joint data. A shorter
+    interior gap is bridged (the recursion decays over it; the estimate on its bars is the
+    last one). After a longer gap the pair starts a new stretch: recursion and bar count
+    restart from zero, as if the series began there (the old memory would otherwise let one
+    or two new bars pass as a full-weight estimate).
     """
     if not 0 < lam < 1:
         msg = f"lam={lam} must lie strictly between 0 and 1 (RiskMetrics daily: 0.94)"
         raise ValueError(msg)
+    _check_gap(max_gap)
     ok, xz, yz = _joint(x, y, dim)
-    b, a = [1 - lam], [1.0, -lam]
-    w = signal.lfilter(b, a, ok.astype(float), axis=0)
-    sxy = signal.lfilter(b, a, xz * yz, axis=0)
-    sxx = signal.lfilter(b, a, xz * xz, axis=0)
-    syy = signal.lfilter(b, a, yz * yz, axis=0)
+    report, start = _stretches(ok, max_gap)
+    cols = np.flatnonzero(start[-1] > 0)  # pairs with a restart (``start`` never decreases)
+    first = start[:, cols]
+    fresh = first > 0
+    before = np.maximum(first - 1, 0)
+    row = np.arange(ok.shape[0])[:, None]
+    decay = np.where(fresh, np.power(lam, (row - first + 1).astype(float)), 0.0)
+
+    def ewma(v: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+        s: np.ndarray[Any, Any] = signal.lfilter([1 - lam], [1.0, -lam], v, axis=0)
+        if len(cols):  # from the stretch start b on: s_t - lam^(t - b + 1) s_{b-1} (linear)
+            sub = s[:, cols]
+            s[:, cols] = sub - decay * np.take_along_axis(sub, before, axis=0)
+        return s
+
+    w = ewma(ok.astype(float))
+    sxy, sxx, syy = ewma(xz * yz), ewma(xz * xz), ewma(yz * yz)
     with np.errstate(invalid="ignore", divide="ignore"):
         corr = sxy / np.sqrt(sxx * syy)
         beta = sxy / syy
     count = np.cumsum(ok, axis=0)
+    if len(cols):
+        sub = count[:, cols]
+        count[:, cols] = sub - np.where(fresh, np.take_along_axis(sub, before, axis=0), 0)
     n_eff = np.minimum(count, (1 + lam) / (1 - lam)).astype(float)
-    bad = (count < min_periods) | (w <= 0) | ~np.isfinite(corr)
+    bad = (count < min_periods) | (w <= 0) | ~np.isfinite(corr) | ~report
     corr, beta, n_eff = _blank(bad, corr, beta, n_eff)
     tx = x.transpose(dim, ...)
     return _dataset(tx, corr, beta, n_eff, level, {"method": "ewma", "lambda": lam})
@@ -257,6 +340,7 @@ def realized_correlation(
     *,
     days: int = 1,
     min_bars: int = 4,
+    max_gap: int = MAX_GAP,
     level: float = 0.95,
     dim: str = "time",
 ) -> xr.Dataset:
@@ -267,7 +351,14 @@ def realized_correlation(
     sums run over the trailing ``days`` days that have bars (a smoother estimate; ``n`` then
     counts all bars behind it). Days with fewer than ``min_bars`` joint bars are NaN.
     Realized moments are not demeaned (intraday means are negligible).
+
+    Nothing past the data: the day axis holds the days on which any pair has joint bars; for
+    each pair, estimates are NaN before its first day with joint bars, after its last one and on
+    every day of a run of more than ``max_gap`` such days without its joint bars (a pooled
+    window would otherwise carry old days forward). Shorter interior runs are bridged by the
+    pooled window.
     """
+    _check_gap(max_gap)
     tx = x.transpose(dim, ...)
     ok, xz, yz = _joint(x, y, dim)
     day = pd.DatetimeIndex(tx[dim].values).floor("D")
@@ -285,12 +376,13 @@ def realized_correlation(
     traded = n.to_numpy().sum(axis=1) > 0
     idx = n.index[traded]
     agg = {k: v.loc[idx].to_numpy() for k, v in sums.items()}
+    report, _ = _stretches(agg["n"] > 0, max_gap)
     if days > 1:
         agg = {k: _window_sum(v, days) for k, v in agg.items()}
     with np.errstate(invalid="ignore", divide="ignore"):
         corr = agg["xy"] / np.sqrt(agg["xx"] * agg["yy"])
         beta = agg["xy"] / agg["yy"]
-    bad = (agg["n"] < min_bars) | ~np.isfinite(corr)
+    bad = (agg["n"] < min_bars) | ~np.isfinite(corr) | ~report
     corr, beta, nn = _blank(bad, corr, beta, agg["n"])
     template = xr.DataArray(
         corr,

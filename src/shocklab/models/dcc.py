@@ -17,6 +17,13 @@ Step 2 maximises the correlation part of the Gaussian log-likelihood over ``(a, 
 Standard errors of ``(a, b)`` are conditional on step 1 (Engle and Sheppard's correction for
 the first step is not applied): the inverse Hessian and a sandwich (inverse Hessian, outer
 product of per-observation scores) are both reported.
+
+Nothing past the data: the model runs on the dates on which every asset has a return, and the
+paths (``correlation``, ``volatility``, :meth:`DCCResult.pair`, :meth:`DCCResult.pairs`) hold
+exactly those dates. They start at the latest first observation among the assets, end at the
+earliest last observation (no date after any series' last return, nothing carried forward),
+and have no date inside any asset's gap. The recursions treat the complete dates as
+consecutive steps: a dropped date is not a step.
 """
 
 from __future__ import annotations
@@ -96,7 +103,13 @@ def dcc_loglik(a: float, b: float, z: Array, method: Method = "dcc") -> float:
 
 @dataclass(frozen=True)
 class DCCResult:
-    """A fitted DCC/cDCC-GARCH(1,1): parameters, paths and the univariate fits."""
+    """A fitted DCC/cDCC-GARCH(1,1): parameters, paths and the univariate fits.
+
+    ``correlation`` ``(time, asset, asset_b)`` and ``volatility`` ``(time, asset)`` are indexed
+    by the complete dates the model was fitted on (every asset has a return), so no path
+    extends past the last return of any asset in the system or covers a date one of them is
+    missing.
+    """
 
     method: str
     params: pd.DataFrame
@@ -110,13 +123,14 @@ class DCCResult:
     converged: bool
 
     def pair(self, left: str, right: str) -> pd.Series:
-        """Conditional correlation path of ``left`` and ``right``."""
+        """Conditional correlation path of ``left`` and ``right`` (on the fitted dates only)."""
         series = self.correlation.sel(asset=left, asset_b=right).to_series()
         series.name = f"{left}~{right}"
         return series
 
     def pairs(self, left: Sequence[str], right: Sequence[str]) -> xr.DataArray:
-        """Conditional correlations ``(time, pair)`` for every (left, right) combination."""
+        """Conditional correlations ``(time, pair)`` for every (left, right) combination, on
+        the fitted dates only (see :class:`DCCResult`)."""
         combos = [(a, b) for a in left for b in right if a != b]
         data = np.column_stack([self.pair(a, b).to_numpy() for a, b in combos])
         return xr.DataArray(
@@ -211,7 +225,10 @@ def fit_dcc(
     """Fit a DCC (Engle 2002) or corrected DCC (Aielli 2013) GARCH(1,1) by two-step ML.
 
     ``returns`` are simple or log returns ``(time, asset)``; only dates on which every asset has
-    a return are used (dropped dates are counted in a :class:`DataQualityWarning`).
+    a return are used (dropped dates are counted in a :class:`DataQualityWarning`). The
+    returned paths hold exactly those dates: none after the earliest last observation of any
+    asset (e.g. a stock series that ends while crypto goes on), none before the latest first
+    one, none inside a gap; callers that need a calendar axis should reindex without filling.
     """
     if method not in ("dcc", "cdcc"):
         msg = f"method must be 'dcc' or 'cdcc', not {method!r}"
