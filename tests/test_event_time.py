@@ -22,7 +22,6 @@ from shocklab.data import (
 )
 from shocklab.data.calendar import parse_moment, place_on_axis, resolve_day0
 from shocklab.data.catalog import Catalog, file_span
-from shocklab.data.derivatives import liquidation_coverage
 from shocklab.models import event_study
 from shocklab.studies import event as event_study_stage
 from shocklab.studies import liquidations
@@ -247,7 +246,7 @@ def test_liquidation_coverage_is_the_overlap_of_the_files(mirror: Path, tmp_path
     btc = pd.read_csv(mirror / "crypto/binance/spot/1d/BTCUSDT.csv")
     price_last = pd.Timestamp(btc["time"].iloc[-1]).tz_convert(None)
     assert liq_last.normalize() == pd.Timestamp("2025-08-31")  # the file runs past the prices
-    table = liquidation_coverage(data_dir=mirror)
+    table = Catalog(mirror).liquidation_coverage()
     assert table.loc["BTC", "last"] == min(liq_last.normalize(), price_last.normalize())
     assert table.loc["BTC", "reason"] == ""
     after = liquidations.coverage(_ctx("2025-07-15", mirror))

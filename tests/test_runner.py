@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import shutil
 import subprocess
 from collections.abc import Iterator
+from html import escape as html_escape
 from pathlib import Path
 
 import nbformat
@@ -16,7 +18,14 @@ import xarray as xr
 
 from shocklab.cli import main
 from shocklab.events import load_events, resolve_event
-from shocklab.runner import RunRecord, check_parameters, notebook_paths, run_batch, run_event
+from shocklab.runner import (
+    RunRecord,
+    check_parameters,
+    notebook_paths,
+    run_batch,
+    run_event,
+    write_index,
+)
 from shocklab.studies.run import output_folder
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -33,15 +42,38 @@ CHROMIUM_FLAGS = [
 ]
 
 
+# An IPython startup file for every kernel: an audit hook (PEP 578) appends each file the
+# kernel process opens under the data root to AUDIT_FILE, through a descriptor opened before
+# the hook (so the hook's own writes are not "open" events). Independent of shocklab's read log.
+_AUDIT_STARTUP = """
+import os, sys
+_root = os.path.realpath(os.environ["SHOCKLAB_DATA_DIR"]) + os.sep
+_fd = os.open(os.environ["AUDIT_FILE"], os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+def _audit(event, args):
+    if event == "open" and isinstance(args[0], (str, bytes, os.PathLike)):
+        path = os.path.realpath(os.fsdecode(args[0]))
+        if path.startswith(_root):
+            os.write(_fd, (path[len(_root):] + chr(10)).encode())
+sys.addaudithook(_audit)
+"""
+
+
 @pytest.fixture(scope="module")
 def build(tmp_path_factory: pytest.TempPathFactory, mirror: Path) -> Iterator[Path]:
-    """A build folder and the environment every kernel inherits (module scope)."""
-    root = tmp_path_factory.mktemp("runs") / "build"
+    """A build folder and the environment every kernel inherits (module scope), with the
+    kernels' file-open audit (``AUDIT_FILE``)."""
+    base = tmp_path_factory.mktemp("runs")
+    root = base / "build"
+    startup = base / "ipython" / "profile_default" / "startup"
+    startup.mkdir(parents=True)
+    (startup / "00-audit.py").write_text(_AUDIT_STARTUP)
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("SHOCKLAB_DATA_DIR", str(mirror))
         mp.setenv("SHOCKLAB_BUILD_DIR", str(root))
         mp.setenv("SHOCKLAB_OFFLINE", "1")
         mp.setenv("MPLBACKEND", "Agg")
+        mp.setenv("IPYTHONDIR", str(base / "ipython"))
+        mp.setenv("AUDIT_FILE", str(base / "opened.txt"))
         yield root
 
 
@@ -122,6 +154,48 @@ def test_flagship_run_writes_everything(flagship: RunRecord, build: Path) -> Non
     nvda = summary["data_files"]["equities/us/1d/NVDA.csv"]
     assert len(nvda) == 64
     assert set(summary["results"]) >= {"results/event_study_daily.nc", "results/groups_daily.csv"}
+    assert summary["day0"]["daily_session"] == "2025-01-27"
+    assert summary["skipped"] == {}
+
+
+def test_summary_hashes_every_file_the_kernels_opened(
+    flagship: RunRecord, build: Path, mirror: Path
+) -> None:
+    """summary.json's data files equal the files the four kernels opened under the data root
+    (audited by a PEP 578 hook in each kernel), and each hash is the file's SHA-256."""
+    summary = json.loads((Path(flagship.output) / "summary.json").read_text())
+    opened = set((build.parent / "opened.txt").read_text().split())
+    recorded = set(summary["data_files"])
+    assert {
+        "derivatives/coinglass_agg_daily/liquidation_agg_1d.csv.gz",
+        "derivatives/coinglass_agg_daily/futures_oi_agg_1d.csv.gz",
+        "crypto/binance/spot/1d/BTCUSDT.csv",
+        "crypto/binance/usdm-funding/BTCUSDT.csv",
+        "equities/us/1h/QQQ.csv",
+    } <= recorded
+    assert recorded == opened
+    for rel, digest in summary["data_files"].items():
+        assert digest == hashlib.sha256((mirror / rel).read_bytes()).hexdigest(), rel
+
+
+def test_report_header_states_day0_and_caveats(flagship: RunRecord) -> None:
+    out = Path(flagship.output)
+    page = (out / "report.html").read_text()
+    summary = json.loads((out / "summary.json").read_text())
+    assert "Day 0.</b> event 2025-01-27: daily day 0 (NYSE close-to-close) = Mon 2025-01-27" in page
+    caveats = summary["caveats"]
+    assert caveats, "the flagship raises data-quality warnings; the report must list them"
+    stderr = "".join(
+        o.get("text", "")
+        for nb in out.glob("*.ipynb")
+        for c in nbformat.read(nb, as_version=4).cells
+        for o in c.get("outputs", [])
+        if o.get("name") == "stderr"
+    )
+    for note in caveats:
+        assert note["message"] in stderr  # each caveat was raised in a notebook ...
+        assert html_escape(note["message"]) in page  # ... and is shown in the report
+    assert "DCC uses dates on which every asset has a return" in page
 
 
 def _markdown_outputs(path: Path) -> list[str]:
@@ -249,14 +323,15 @@ def test_batch_records_a_failing_event_and_goes_on(
         "spot-etf-2024-01-11": "ok",
     }
     failed = next(r for r in records if r.status == "failed")
-    assert "CoverageError" in failed.error
-    assert "outside the data coverage" in failed.error
-    assert (Path(failed.output) / "10_event_study.ipynb").is_file()  # kept, with the traceback
+    assert "no study has data" in failed.error  # the pre-flight refused it, in one message
+    assert "outside the NYSE calendar" in failed.error
+    assert not (Path(failed.output) / "10_event_study.ipynb").exists()  # no kernel started
     addresses = {
         re.search(
             r'scheduler = "(tcp://[^"]+)"', _injected(Path(r.output) / "10_event_study.ipynb")
         )[1]  # type: ignore[index]
         for r in records
+        if r.status == "ok"
     }
     assert len(addresses) == 1  # every kernel was handed the same cluster
     index = (build / "runs" / "index.html").read_text()
@@ -316,3 +391,78 @@ def test_default_build_folder_is_relative_to_the_callers_directory(
     assert record.status == "ok", record.error
     assert Path(record.output) == tmp_path.resolve() / "build" / "runs" / "adhoc-2024-04-15"
     assert (Path(record.output) / "results" / "event_study_daily.nc").is_file()
+
+
+def _root_without(mirror: Path, tmp: Path, drop: str) -> Path:
+    """A data root of symlinks to the mirror's files, without the folder ``drop``."""
+    root = tmp / "root"
+    for path in mirror.rglob("*"):
+        rel = path.relative_to(mirror).as_posix()
+        if path.is_file() and not rel.startswith(drop):
+            (root / rel).parent.mkdir(parents=True, exist_ok=True)
+            (root / rel).symlink_to(path)
+    return root
+
+
+def test_post_close_moment_without_coinglass_is_partial(
+    build: Path, tmp_path: Path, mirror: Path
+) -> None:
+    """2024-08-02T21:00Z on a root without the CoinGlass daily files: the liquidation study is
+    skipped by the pre-flight (no kernel), the event study runs on day 0 = Mon 2024-08-05, and
+    the run says 'partial' with the reason in summary.json, the report header and index.html."""
+    root = _root_without(mirror, tmp_path, "derivatives/coinglass_agg_daily")
+    paths = [p for p in notebook_paths() if p.stem in ("10_event_study", "30_liquidations")]
+    record = run_event("2024-08-02T21:00Z", data_dir=root, notebooks=paths)
+    assert record.status == "partial", record.error
+    assert record.event_id == "adhoc-20240802T2100Z"
+    assert record.notebooks["10_event_study"] == "ok"
+    assert record.notebooks["30_liquidations"].startswith("skipped:")
+    out = Path(record.output)
+    assert not (out / "30_liquidations.ipynb").exists()  # no kernel was started for it
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["status"] == "partial"
+    reason = summary["skipped"]["30_liquidations"]
+    assert "liquidation_agg_1d.csv.gz is not in the data root" in reason
+    assert "shocklab.data.fetch.fetch_coinglass_liquidations" in reason
+    assert summary["day0"]["daily_session"] == "2024-08-05"
+    assert summary["day0"]["hourly_bar_utc"] == "2024-08-02T21:00:00"
+    with xr.open_dataset(out / "results" / "event_study_daily.nc", engine="scipy") as ds:
+        assert str(ds["event_date"].values[0])[:10] == "2024-08-05"
+        status = ds["status"].isel(event=0).to_series()
+        car = ds["car"].sel(horizon="AR(+0)").isel(event=0).to_series()
+        assert car[status == "ok"].notna().all()  # no asset ok without an abnormal return
+    with xr.open_dataset(out / "results" / "event_study_hourly.nc", engine="scipy") as ds:
+        assert str(ds["event_date"].values[0]).startswith("2024-08-02T21:00")
+    page = (out / "report.html").read_text()
+    assert "partial" in page
+    assert "after the NYSE close of 2024-08-02" in page
+    assert "Not computed in this run" in page
+    assert html_escape(reason) in page
+    write_index([])  # a later batch rewrites the index: this run's reason stays
+    index = (build / "runs" / "index.html").read_text()
+    row = next(r for r in index.split("<tr>") if "adhoc-20240802T2100Z" in r)
+    assert "partial" in row
+    assert "fetch_coinglass_liquidations" in row
+
+
+def test_date_outside_all_data_fails_before_any_kernel(
+    build: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import papermill
+
+    def no_kernel(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a kernel was started")
+
+    monkeypatch.setattr(papermill, "execute_notebook", no_kernel)
+    record = run_event("2030-01-01")
+    assert record.status == "failed"
+    assert record.error.count("no study has data") == 1
+    assert "outside the NYSE calendar" in record.error
+    assert "data end 2025-06-30" in record.error
+    summary = json.loads((Path(record.output) / "summary.json").read_text())
+    assert summary["error"] == record.error
+    write_index([])
+    index = (build / "runs" / "index.html").read_text()
+    row = next(r for r in index.split("<tr>") if "adhoc-2030-01-01" in r)
+    assert "failed" in row
+    assert "no study has data" in row

@@ -31,8 +31,8 @@ from shocklab.config import build_root, data_root
 from shocklab.data import DataQualityWarning, ShocklabDataError, cached_call
 from shocklab.data.align import hourly_panel, nyse_close_panel, returns
 from shocklab.data.catalog import Catalog
-from shocklab.data.loaders import window
 from shocklab.data.coverage import coverage_table
+from shocklab.data.loaders import window
 from shocklab.provenance import provenance
 from shocklab.universe import load_universe
 
@@ -102,10 +102,14 @@ def cmd_run(args: argparse.Namespace) -> int:
         non_trading=args.non_trading,
     )
     print(f"{record.event_id}: {record.status} in {record.seconds:.1f} s -> {record.output}")
+    if record.status == "partial":  # what was not computed, and why
+        for stem, text in record.notebooks.items():
+            if text.startswith("skipped"):
+                print(f"  {stem}: {text}")
     if record.error:
         print(f"error: {record.error}", file=sys.stderr)
     print(f"report: {record.output}/report.html")
-    return 0 if record.status == "ok" else 1
+    return 1 if record.status == "failed" else 0
 
 
 def cmd_batch(args: argparse.Namespace) -> int:
@@ -120,7 +124,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
     )
     print(records_json(records))
     print(f"index: {build_root().resolve() / 'runs' / 'index.html'}")
-    return 0 if all(r.status == "ok" for r in records) else 1
+    return 1 if any(r.status == "failed" for r in records) else 0
 
 
 def _add_non_trading(parser: argparse.ArgumentParser) -> None:

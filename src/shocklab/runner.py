@@ -30,10 +30,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from shocklab.config import LOCAL_CLUSTER, build_root
-from shocklab.data.calendar import NonTradingPolicy, resolve_day0
+from shocklab.config import LOCAL_CLUSTER, build_root, data_root
+from shocklab.data.calendar import DayZero, NonTradingPolicy, resolve_day0
+from shocklab.data.catalog import Catalog
+from shocklab.data.readlog import load_read_log, read_log
 from shocklab.events import EventSpec, load_events, resolve_event
 from shocklab.provenance import git_commit, provenance
+from shocklab.studies.run import Readiness
 from shocklab.universe import research_dir
 
 NOTEBOOK_NAME = re.compile(r"^\d\d_[a-z0-9_]+\.py$")
@@ -48,7 +51,7 @@ class RunRecord:
 
     event: str
     event_id: str
-    status: str  # "ok" or "failed"
+    status: str  # "ok", "partial" (a study skipped: no data at the event) or "failed"
     output: str
     error: str = ""
     seconds: float = 0.0
@@ -92,22 +95,50 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def _data_files(out: Path) -> dict[str, str]:
-    """Source files and their SHA-256 as recorded in the run's result datasets."""
-    import xarray as xr
+def preflight(
+    spec: EventSpec,
+    day0: DayZero,
+    data_dir: str | os.PathLike[str] | None,
+    paths: Sequence[Path],
+) -> dict[str, Readiness]:
+    """Before any kernel starts: each notebook's study says whether the data root covers the
+    event at day 0 (through the catalog) and what it would need. Notebooks without a
+    pre-flight check (``shocklab.studies.preflight.PREFLIGHT``) are taken as ready."""
+    from shocklab.studies.preflight import PREFLIGHT
 
-    files: dict[str, str] = {}
-    for nc in sorted((out / "results").glob("*.nc")):
-        with xr.open_dataset(nc, engine="scipy") as ds:
-            if "source_file" in ds.coords and "sha256" in ds.coords:
-                files.update(
-                    zip(
-                        map(str, ds["source_file"].values),
-                        map(str, ds["sha256"].values),
-                        strict=True,
-                    )
-                )
-    return files
+    catalog = Catalog(data_root(data_dir))
+    return {
+        p.stem: PREFLIGHT[p.stem](spec, day0, catalog) if p.stem in PREFLIGHT else Readiness(p.stem)
+        for p in paths
+    }
+
+
+_WARNING_LINE = re.compile(r"^\S.*?:\d+: (\w+(?:Warning|Error)): (.+)$")
+
+
+def caveats(executed: Sequence[Path]) -> list[dict[str, str]]:
+    """Every warning the notebooks printed (their stderr outputs), deduplicated, with the
+    notebook it came from, in run order."""
+    import nbformat
+
+    found: dict[tuple[str, str], dict[str, str]] = {}
+    for path in executed:
+        if not path.is_file():
+            continue
+        for cell in nbformat.read(path, as_version=4).cells:
+            for output in cell.get("outputs", []):
+                if output.get("name") != "stderr":
+                    continue
+                for line in str(output.get("text", "")).splitlines():
+                    match = _WARNING_LINE.match(line)
+                    # tqdm's notebook-widget notice is about the kernel, not the data
+                    if match and match[1] != "TqdmWarning":
+                        key = (match[1], match[2].strip())
+                        found.setdefault(
+                            key,
+                            {"notebook": path.stem, "category": key[0], "message": key[1]},
+                        )
+    return list(found.values())
 
 
 def _notebook_argument(spec: EventSpec) -> str:
@@ -158,15 +189,27 @@ def run_event(
             "non_trading": non_trading,
         }
     )
+    paths = list(notebooks) if notebooks is not None else notebook_paths()
+    start = time.perf_counter()
+    readiness = preflight(spec, day0, data_dir, paths)
     out = build_root().resolve() / "runs" / spec.id
     out.mkdir(parents=True, exist_ok=True)
     parameters["output_dir"] = str(out)
-    start = time.perf_counter()
-    statuses: dict[str, str] = {}
+    statuses: dict[str, str] = {stem: r.text() for stem, r in readiness.items() if not r.ready}
+    skipped = dict(statuses)
     errors = []
     executed = []
-    with shared_cluster(scheduler) as address:
-        for path in notebooks if notebooks is not None else notebook_paths():
+    read_file = out / ".data_files_read.jsonl"
+    read_file.unlink(missing_ok=True)
+    runnable = [p for p in paths if readiness[p.stem].ready]
+    if not runnable:  # nothing covers the event: one message, no kernel started
+        reasons = list(dict.fromkeys(f"{r.study}: {r.reason}" for r in readiness.values()))
+        errors.append(
+            f"no study has data for {spec.id} ({spec.moment_label}) in {data_root(data_dir)}: "
+            + "; ".join(reasons)
+        )
+    with read_log(read_file), shared_cluster(scheduler if runnable else "") as address:
+        for path in runnable:
             target = out / f"{path.stem}.ipynb"
             nb = jupytext.read(path)
             try:
@@ -183,7 +226,7 @@ def run_event(
                 statuses[path.stem] = f"failed: {exc.ename}: {exc.evalue}"
                 errors.append(f"{path.stem}: {exc.ename}: {exc.evalue}")
             executed.append(target)
-    status = "failed" if errors else "ok"
+    status = "failed" if errors else "partial" if skipped else "ok"
     record = RunRecord(
         event=event,
         event_id=spec.id,
@@ -191,11 +234,13 @@ def run_event(
         output=str(out),
         error="; ".join(errors),
         seconds=round(time.perf_counter() - start, 2),
-        notebooks=statuses,
+        notebooks={p.stem: statuses[p.stem] for p in paths},
     )
+    data_files = load_read_log(read_file) if read_file.is_file() else {}
+    read_file.unlink(missing_ok=True)
     summary = provenance(
         {**parameters, "output_dir": f"runs/{spec.id}", "event_spec": spec.model_dump(mode="json")},
-        _data_files(out),
+        data_files,
     )
     summary.update(
         {
@@ -203,7 +248,10 @@ def run_event(
             "event_id": spec.id,
             "day0": day0.to_dict(),
             "status": status,
-            "notebooks": statuses,
+            "error": record.error,
+            "skipped": {stem: readiness[stem].text() for stem in skipped},
+            "caveats": caveats(executed),
+            "notebooks": record.notebooks,
             "results": {
                 p.relative_to(out).as_posix(): _sha256(p)
                 for p in sorted((out / "results").glob("*"))
@@ -226,6 +274,11 @@ th, td {{ border: 1px solid #ccc; padding: 2px 6px; text-align: right; }}
 img {{ max-width: 100%; }}
 .prov {{ font-size: 0.8em; color: #555; }}
 .failed {{ color: #b00020; font-weight: bold; }}
+.partial {{ color: #9a6700; font-weight: bold; }}
+.ok {{ color: #1a7f37; font-weight: bold; }}
+.skipped, .caveats {{ border-left: 4px solid #d4a72c; background: #fff8e5; padding: 0.3em 1em;
+                      margin: 0.6em 0; font-size: 0.9em; }}
+td.failed, td.partial, td.ok {{ text-align: left; }}
 pre {{ white-space: pre-wrap; font-size: 0.8em; }}
 </style></head>
 <body>
@@ -248,7 +301,8 @@ window.addEventListener("load", () => {{
 def write_report(
     out: Path, spec: EventSpec, executed: Sequence[Path], summary: Mapping[str, Any]
 ) -> Path:
-    """``report.html``: the executed notebooks (inputs hidden) as one offline page."""
+    """``report.html``: a header (status, day 0 per calendar, what was skipped or failed and
+    why, the run's warnings), then the executed notebooks (inputs hidden) as one offline page."""
     import nbformat
     from nbconvert import HTMLExporter
 
@@ -258,23 +312,44 @@ def write_report(
     for path in executed:
         if path.is_file():
             nb = nbformat.read(path, as_version=4)
-            for cell in nb.cells:  # warnings on stderr stay in the .ipynb, not in the report
+            for cell in nb.cells:  # warnings on stderr are listed once, under "Caveats"
                 cell["outputs"] = [o for o in cell.get("outputs", []) if o.get("name") != "stderr"]
             body, _ = exporter.from_notebook_node(nb)
             parts.append(f'<section id="{html.escape(path.stem)}">{body}</section>')
-    status = summary.get("status", "?")
-    css = "failed" if status != "ok" else ""
-    day0 = summary.get("day0", {}).get("statement", "")
-    prov = (
-        f'<p class="day0"><b>Day 0.</b> {html.escape(str(day0))}.</p>'
-        f'<p class="prov">status <span class="{css}">{html.escape(str(status))}</span>; '
-        f"shocklab {html.escape(str(summary['packages'].get('shocklab')))}, commit "
+    status = str(summary.get("status", "?"))
+    head = [
+        f'<p class="status">Run status: <span class="{status}">{html.escape(status)}</span></p>',
+        f'<p class="day0"><b>Day 0.</b> {html.escape(str(summary.get("day0", {}).get("statement", "")))}.</p>',
+    ]
+    skipped = summary.get("skipped", {})
+    if skipped:
+        items = "".join(
+            f"<li><b>{html.escape(stem)}</b>: {html.escape(text)}</li>"
+            for stem, text in skipped.items()
+        )
+        head.append(f'<div class="skipped"><b>Not computed in this run</b><ul>{items}</ul></div>')
+    if summary.get("error"):
+        head.append(f'<p class="failed">Error: {html.escape(str(summary["error"]))}</p>')
+    notes = summary.get("caveats", [])
+    if notes:
+        items = "".join(
+            f"<li>{html.escape(c['message'])} <span class='prov'>({html.escape(c['category'])}, "
+            f"{html.escape(c['notebook'])})</span></li>"
+            for c in notes
+        )
+        head.append(
+            f'<div class="caveats"><b>Caveats</b> (warnings raised in the run)<ul>{items}</ul></div>'
+        )
+    head.append(
+        f'<p class="prov">shocklab {html.escape(str(summary["packages"].get("shocklab")))}, commit '
         f"{html.escape(str(summary.get('git_commit')))}; {len(summary.get('data_files', {}))} data "
-        "files hashed in summary.json</p>"
+        "files read, each hashed in summary.json</p>"
     )
     page = _PAGE.format(
-        title=html.escape(f"{spec.label or spec.id} ({spec.moment_label})"),
-        body=prov + "\n".join(parts),
+        title=html.escape(
+            spec.label if spec.moment_label in spec.label else f"{spec.label} ({spec.moment_label})"
+        ),
+        body="\n".join(head) + "\n".join(parts),
     )
     path = out / "report.html"
     path.write_text(page, encoding="utf-8")
@@ -291,17 +366,19 @@ def write_index(records: Sequence[RunRecord], root: Path | None = None) -> Path:
         summary = json.loads((folder / "summary.json").read_text())
         spec = summary["parameters"]["event_spec"]
         status = summary["status"]
-        note = html.escape(latest[folder.name].error) if folder.name in latest else ""
+        reasons = [summary.get("error", ""), *summary.get("skipped", {}).values()]
+        if folder.name in latest and latest[folder.name].error:
+            reasons[0] = latest[folder.name].error
+        note = html.escape("; ".join(r for r in reasons if r))
         rows.append(
             f"<tr><td><a href='{html.escape(folder.name)}/report.html'>"
             f"{html.escape(folder.name)}</a></td><td>{html.escape(str(spec['moment']))}</td>"
-            f"<td>{html.escape(spec['label'])}</td><td class='{'' if status == 'ok' else 'failed'}'>"
+            f"<td>{html.escape(spec['label'])}</td><td class='{html.escape(status)}'>"
             f"{html.escape(status)}</td><td>{note}</td></tr>"
         )
     body = (
-        "<table><tr><th>event</th><th>moment (UTC)</th><th>label</th><th>status</th><th>error</th></tr>"
-        + "".join(rows)
-        + "</table>"
+        "<table><tr><th>event</th><th>moment (UTC)</th><th>label</th><th>status</th>"
+        "<th>error or what was skipped</th></tr>" + "".join(rows) + "</table>"
     )
     path = runs / "index.html"
     path.write_text(_PAGE.format(title="shocklab runs", body=body), encoding="utf-8")

@@ -8,9 +8,8 @@ Typical use::
     r = returns(panel, "log")          # lazy (time, asset); Monday's crypto return spans Fri->Mon
 """
 
-from shocklab.data.align import hourly_panel, nyse_close_panel, returns, sample_at
-from shocklab.data.cache import cached, cached_call
-from shocklab.data.derivatives import liquidation_panel
+from typing import TYPE_CHECKING, Any
+
 from shocklab.data.errors import (
     ChecksumError,
     CoverageError,
@@ -21,12 +20,45 @@ from shocklab.data.errors import (
     ShocklabDataError,
     UnknownSymbolError,
 )
-from shocklab.data.loaders import (
-    open_funding,
-    open_liquidations,
-    open_open_interest,
-    open_prices,
-)
+
+if TYPE_CHECKING:
+    from shocklab.data.align import hourly_panel, nyse_close_panel, returns, sample_at
+    from shocklab.data.cache import cached, cached_call
+    from shocklab.data.derivatives import liquidation_panel
+    from shocklab.data.loaders import (
+        open_funding,
+        open_liquidations,
+        open_open_interest,
+        open_prices,
+    )
+
+# the loaders pull in dask and xarray: import them when first used, so that the catalog,
+# the calendar and the errors (what a pre-flight check needs) stay light (PEP 562)
+_LAZY = {
+    "hourly_panel": "align",
+    "nyse_close_panel": "align",
+    "returns": "align",
+    "sample_at": "align",
+    "cached": "cache",
+    "cached_call": "cache",
+    "liquidation_panel": "derivatives",
+    "open_funding": "loaders",
+    "open_liquidations": "loaders",
+    "open_open_interest": "loaders",
+    "open_prices": "loaders",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(f"shocklab.data.{_LAZY[name]}"), name)
+        globals()[name] = value
+        return value
+    msg = f"module 'shocklab.data' has no attribute {name!r}"
+    raise AttributeError(msg)
+
 
 __all__ = [
     "ChecksumError",

@@ -4,9 +4,12 @@ Two entry points:
 
 * :func:`cached_call` — ``cached_call(nyse_close_panel, symbols, start, end)``: keyed by the
   **request** (loader, arguments, data root, shocklab version). A hit reopens the store without
-  building the lazy panel at all; the store records every source file's size, mtime and
-  SHA-256, and a hit re-checks them with one ``stat`` per file (a file whose size or mtime moved
-  is re-hashed; changed content rebuilds the panel, a touched but identical file does not).
+  building the lazy panel at all; the store records the size, mtime and SHA-256 of every file
+  the loader read (``shocklab.data.readlog``: price files, funding, CoinGlass files, the
+  manifest), and a hit re-checks them with one ``stat`` per file (a file whose size or mtime
+  moved is re-hashed; changed content rebuilds the panel, a touched but identical file does
+  not). A hit records those files as read, with the stored digests: they are the data the
+  reopened panel holds.
 * :func:`cached` — for a dataset already in hand: keyed by its provenance (loader request, the
   SHA-256 of every source file, variables, coordinates, shocklab version).
 
@@ -37,6 +40,7 @@ from shocklab import __version__
 from shocklab.config import build_root, data_root
 from shocklab.data.catalog import path_sha256
 from shocklab.data.errors import DataQualityWarning
+from shocklab.data.readlog import FileRead, capture_reads, record_read
 
 
 def cache_key(ds: xr.Dataset) -> str:
@@ -154,12 +158,20 @@ def request_key(
     return hashlib.sha256(blob).hexdigest()[:24]
 
 
-def _source_record(ds: xr.Dataset) -> dict[str, list[object]]:
-    """``{relative path: [size, mtime_ns, sha256]}`` of the files behind ``ds``."""
-    if "source_file" not in ds.coords or "data_root" not in ds.attrs:
-        return {}
-    root = Path(str(ds.attrs["data_root"]))
+def _source_record(
+    ds: xr.Dataset, read: dict[str, FileRead] | None = None
+) -> dict[str, list[object]]:
+    """``{relative path: [size, mtime_ns, sha256]}`` of the files behind ``ds``: those recorded
+    as ``read`` while it was built, and those its ``source_file`` coordinate names."""
+    root = Path(str(ds.attrs["data_root"])) if "data_root" in ds.attrs else None
     record: dict[str, list[object]] = {}
+    for rel, f in (read or {}).items():
+        path = Path(f["root"]) / rel  # an absolute ``rel`` (outside the root) stays absolute
+        if root is not None and path.is_relative_to(root):
+            path = path.relative_to(root)
+        record[path.as_posix()] = [f["size"], f["mtime_ns"], f["sha256"]]
+    if "source_file" not in ds.coords or root is None:
+        return record
     for rel, digest in zip(ds["source_file"].values, ds["sha256"].values, strict=True):
         stat = (root / str(rel)).stat()
         record[str(rel)] = [stat.st_size, stat.st_mtime_ns, str(digest)]
@@ -206,12 +218,17 @@ def cached_call(
         except (OSError, ValueError, KeyError):  # unreadable store: rebuild it
             hit = None
         if hit is not None and _sources_unchanged(hit):
+            _record_sources(hit)
             _replay(hit)
             return hit
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", DataQualityWarning)
-        ds = loader(*args, **kwargs)
-        ds = ds.assign_attrs(source_record=json.dumps(_source_record(ds), sort_keys=True))
+        with capture_reads() as read:
+            ds = loader(*args, **kwargs)
+        roots = {f["root"] for f in read.values()}
+        if "data_root" not in ds.attrs and len(roots) == 1:  # e.g. liquidation_panel's attrs
+            ds = ds.assign_attrs(data_root=roots.pop())
+        ds = ds.assign_attrs(source_record=json.dumps(_source_record(ds, read), sort_keys=True))
 
         def quality() -> dict[str, str]:  # the readers warn while the panel is computed
             found = [str(w.message) for w in caught if issubclass(w.category, DataQualityWarning)]
@@ -222,6 +239,14 @@ def cached_call(
     for w in caught:  # hand every warning on, data-quality ones included
         warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     return out
+
+
+def _record_sources(ds: xr.Dataset) -> None:
+    """Record the files a reopened panel was built from as read (``shocklab.data.readlog``)."""
+    record = json.loads(str(ds.attrs.get("source_record", "{}")))
+    root = Path(str(ds.attrs.get("data_root", ".")))
+    for rel, (_size, _mtime_ns, digest) in record.items():
+        record_read(root / rel, root, sha256=str(digest))
 
 
 def _replay(ds: xr.Dataset) -> None:

@@ -22,7 +22,6 @@ from __future__ import annotations
 import difflib
 import functools
 import gzip
-import hashlib
 import io
 import warnings
 from collections.abc import Sequence
@@ -33,6 +32,7 @@ from typing import Literal
 import pandas as pd
 
 from shocklab.data.errors import DataQualityWarning, UnknownSymbolError
+from shocklab.data.readlog import file_sha256, path_sha256, record_read
 from shocklab.data.sources.mirror import read_csv_checked
 
 Venue = Literal["spot", "usdm", "usdm-mark"]
@@ -55,6 +55,7 @@ DERIVATIVE_VALUES = {
     "open_interest": ("oi_total_close",),
 }
 _STEP = {"5m": pd.Timedelta(minutes=5), "1h": pd.Timedelta(hours=1), "1d": pd.Timedelta(days=1)}
+__all__ = ["Catalog", "Coverage", "SeriesFile", "file_sha256", "file_span", "path_sha256"]
 _VENUE_NAMES = {
     "spot": "binance-spot",
     "usdm": "binance-usdm-perpetual",
@@ -125,8 +126,14 @@ class SeriesFile:
         return ""
 
 
+def _span_text(span: tuple[pd.Timestamp, pd.Timestamp] | None) -> str:
+    return "" if span is None else f"{span[0].date()}..{span[1].date()}"
+
+
 def _day_or_time(stamp: pd.Timestamp) -> str:
-    return stamp.strftime("%Y-%m-%d") if stamp == stamp.normalize() else str(stamp)
+    if stamp == stamp.normalize():
+        return stamp.strftime("%Y-%m-%d")
+    return stamp.strftime("%Y-%m-%d %H:%M UTC")
 
 
 @functools.lru_cache(maxsize=4096)
@@ -169,6 +176,7 @@ def file_span(path: Path) -> tuple[pd.Timestamp, pd.Timestamp] | None:
     ``None`` when the file is empty or its first column is not a time. Cached per path, size
     and mtime."""
     stat = path.stat()
+    record_read(path)
     return _file_span_cached(path, stat.st_size, stat.st_mtime_ns)
 
 
@@ -194,23 +202,6 @@ class Coverage:
         return {str(s): str(r) for s, r in gone["reason"].items()}
 
 
-def path_sha256(path: Path) -> str:
-    """SHA-256 of a file's bytes, cached while its size and mtime are unchanged."""
-    stat = path.stat()
-    return file_sha256(path, stat.st_size, stat.st_mtime_ns)
-
-
-@functools.lru_cache(maxsize=4096)
-def file_sha256(path: Path, size: int, mtime_ns: int) -> str:
-    """SHA-256 hex digest of a file; ``size``/``mtime_ns`` key the cache."""
-    del size, mtime_ns
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def crypto_dir(venue: Venue, freq: str) -> str:
     """Relative folder of Binance bars for a venue and frequency."""
     return f"crypto/binance/{venue}/{freq}"
@@ -230,6 +221,8 @@ class Catalog:
     def __init__(self, root: Path) -> None:
         self.root = root
         self._manifest = _read_manifest(root / "manifest.csv")
+        if self._manifest:
+            record_read(root / "manifest.csv", root)
 
     def source(
         self,
@@ -320,6 +313,7 @@ class Catalog:
         if path is None:
             return {}
         stat = path.stat()
+        record_read(path, self.root)
         return dict(_long_spans(path, stat.st_size, stat.st_mtime_ns, DERIVATIVE_VALUES[kind]))
 
     def locate(self, symbol: str, freq: str, venue: Venue = "spot") -> SeriesFile | None:
@@ -347,6 +341,54 @@ class Catalog:
                 manifest_span=_manifest_span(meta),
             )
         return None
+
+    def liquidation_coverage(self, symbols: Sequence[str] | None = None) -> pd.DataFrame:
+        """Per asset, the UTC days a liquidation panel can cover: the CoinGlass liquidation and
+        open-interest spans (days with non-zero values), the Binance UTC-daily price file's
+        span, and their overlap (``first``..``last``). ``reason`` is empty for an asset with an
+        overlap, else names what is missing. Empty without the liquidation file.
+        """
+        liq = self.derivative_spans("liquidations")
+        oi = self.derivative_spans("open_interest")
+        assets = sorted(liq) if symbols is None else [s.upper() for s in symbols]
+        rows = []
+        for asset in assets:
+            sf = self.locate(f"{asset}USDT", "1d")
+            spans = {
+                "liquidations": liq.get(asset),
+                "open_interest": oi.get(asset),
+                "prices": (sf.first, sf.last)
+                if sf is not None and sf.first is not None and sf.last is not None
+                else None,
+            }
+            absent = [k for k, v in spans.items() if v is None]
+            first = max((v[0] for v in spans.values() if v is not None), default=None)
+            last = min((v[1] for v in spans.values() if v is not None), default=None)
+            if absent:
+                where = {
+                    "liquidations": DERIVATIVE_FILES["liquidations"],
+                    "open_interest": DERIVATIVE_FILES["open_interest"],
+                    "prices": f"{crypto_dir('spot', '1d')}/{asset}USDT.csv",
+                }
+                reason = "no " + ", no ".join(f"{k} ({where[k]})" for k in absent)
+                first = last = None
+            elif first is None or last is None or first > last:
+                reason = "the liquidation, open-interest and price spans do not overlap"
+            else:
+                reason = ""
+            rows.append(
+                {
+                    "asset": asset,
+                    "liquidations": _span_text(spans["liquidations"]),
+                    "open_interest": _span_text(spans["open_interest"]),
+                    "prices": _span_text(spans["prices"]),
+                    "first": first,
+                    "last": last,
+                    "reason": reason,
+                }
+            )
+        columns = ["asset", "liquidations", "open_interest", "prices", "first", "last", "reason"]
+        return pd.DataFrame(rows, columns=columns).set_index("asset")
 
     def symbols(self, freq: str, venue: Venue = "spot") -> list[str]:
         """Every symbol the root holds at ``freq`` (crypto for ``venue``, equities, macro)."""

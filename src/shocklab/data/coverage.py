@@ -49,10 +49,41 @@ def coverage_table(panel: xr.Dataset, coverage: Coverage | None = None) -> pd.Da
     out = files[["file", "file_first", "file_last", "span_from", "left_out"]].join(
         table, how="outer"
     )
-    out = out.loc[[*files.index, *[a for a in table.index if a not in files.index]]]
+    kept = [a for a in files.index if not files.loc[a, "left_out"]]
+    gone = [a for a in files.index if files.loc[a, "left_out"]]
+    out = out.loc[[*kept, *[a for a in table.index if a not in files.index], *gone]]
     universe = load_universe()
     out["group"] = [
         g if isinstance(g, str) and g else universe.group_of(str(a))
         for a, g in zip(out.index, out["group"], strict=True)
     ]
-    return out
+    span = [
+        f"{_when(f)} .. {_when(last)}" if isinstance(f, pd.Timestamp) else ""
+        for f, last in zip(out["file_first"], out["file_last"], strict=True)
+    ]
+    samples = [
+        f"{_when(f)} .. {_when(last)}" if isinstance(f, pd.Timestamp) else ""
+        for f, last in zip(out["first_sample"], out["last_sample"], strict=True)
+    ]
+    counts = ["samples", "missing_samples", "missing_source_bars"]
+    return pd.DataFrame(
+        {
+            "group": out["group"],
+            "file": out["file"].fillna(""),
+            "file covers": span,
+            "from": out["span_from"].fillna(""),
+            "panel samples": samples,
+            **{c.replace("_", " "): out[c].astype("Int64") for c in counts},
+            "left out": out["left_out"].fillna(""),
+        },
+        index=pd.Index(out.index, name="asset"),
+    )
+
+
+def _when(stamp: pd.Timestamp) -> str:
+    """A date for midnight stamps, else date and time (UTC)."""
+    return (
+        stamp.strftime("%Y-%m-%d")
+        if stamp == stamp.normalize()
+        else stamp.strftime("%Y-%m-%d %H:%M")
+    )

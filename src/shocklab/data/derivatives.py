@@ -29,60 +29,6 @@ from shocklab.data.loaders import (
 )
 
 
-def liquidation_coverage(
-    symbols: Sequence[str] | None = None, *, data_dir: str | os.PathLike[str] | None = None
-) -> pd.DataFrame:
-    """Per asset, the UTC days a liquidation panel can cover, from the catalog: the CoinGlass
-    liquidation and open-interest spans (days with non-zero values), the Binance UTC-daily
-    price file's span, and their overlap (``first``..``last``). ``reason`` is empty for an
-    asset with an overlap, else names what is missing. Empty without the liquidation file.
-    """
-    catalog = Catalog(data_root(data_dir))
-    liq = catalog.derivative_spans("liquidations")
-    oi = catalog.derivative_spans("open_interest")
-    assets = sorted(liq) if symbols is None else [s.upper() for s in symbols]
-    rows = []
-    for asset in assets:
-        sf = catalog.locate(f"{asset}USDT", "1d")
-        spans = {
-            "liquidations": liq.get(asset),
-            "open_interest": oi.get(asset),
-            "prices": (sf.first, sf.last) if sf is not None and sf.first and sf.last else None,
-        }
-        absent = [k for k, v in spans.items() if v is None]
-        first = max((v[0] for v in spans.values() if v is not None), default=None)
-        last = min((v[1] for v in spans.values() if v is not None), default=None)
-        if absent:
-            where = {
-                "liquidations": DERIVATIVE_FILES["liquidations"],
-                "open_interest": DERIVATIVE_FILES["open_interest"],
-                "prices": f"crypto/binance/spot/1d/{asset}USDT.csv",
-            }
-            reason = "no " + ", no ".join(f"{k} ({where[k]})" for k in absent)
-            first = last = None
-        elif first is None or last is None or first > last:
-            reason = "the liquidation, open-interest and price spans do not overlap"
-        else:
-            reason = ""
-        rows.append(
-            {
-                "asset": asset,
-                "liquidations": _span_text(spans["liquidations"]),
-                "open_interest": _span_text(spans["open_interest"]),
-                "prices": _span_text(spans["prices"]),
-                "first": first,
-                "last": last,
-                "reason": reason,
-            }
-        )
-    columns = ["asset", "liquidations", "open_interest", "prices", "first", "last", "reason"]
-    return pd.DataFrame(rows, columns=columns).set_index("asset")
-
-
-def _span_text(span: tuple[pd.Timestamp, pd.Timestamp] | None) -> str:
-    return "" if span is None else f"{span[0].date()}..{span[1].date()}"
-
-
 def liquidation_panel(
     symbols: Sequence[str] | None = None,
     start: TimeLike | None = None,
@@ -91,7 +37,7 @@ def liquidation_panel(
     data_dir: str | os.PathLike[str] | None = None,
 ) -> xr.Dataset:
     """``(time, asset)`` daily panel (computed) over ``start``..``end`` (default: the span
-    :func:`liquidation_coverage` finds, from the first to the last day any asset has
+    :meth:`Catalog.liquidation_coverage` finds, from the first to the last day any asset has
     liquidations, open interest and prices together) with
 
     - ``ret``: log return of the Binance spot close, UTC day ``t-1`` -> ``t`` (log points);
@@ -104,7 +50,7 @@ def liquidation_panel(
       :class:`DataQualityWarning` counting them; nothing is filled.
     """
     if start is None or end is None:
-        cov = liquidation_coverage(symbols, data_dir=data_dir)
+        cov = Catalog(data_root(data_dir)).liquidation_coverage(symbols)
         usable = cov[cov["reason"] == ""]
         if usable.empty:
             root = data_root(data_dir)

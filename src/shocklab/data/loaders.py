@@ -1,7 +1,8 @@
 """Files -> lazy, aligned ``xr.Dataset`` panels with dims ``(time, asset)``.
 
 Every loader builds one dask task per file: nothing is read until the result is computed (only
-the manifest and the files' SHA-256 are touched when a panel is opened). Coordinates along
+the manifest and the files' SHA-256 are touched when a panel is opened). Every file a loader
+will read is recorded then, in the calling process (``shocklab.data.readlog``). Coordinates along
 ``asset`` say what each column is (``asset_class``, ``venue``, ``group``, ``calendar``,
 ``source_file``, ``sha256``); ``attrs`` carry the request and the data root.
 
@@ -30,15 +31,23 @@ from dask.base import tokenize
 from dask.delayed import delayed
 
 from shocklab import __version__
-from shocklab.config import data_root, offline
+from shocklab.config import DATA_ENV, data_root, offline
 from shocklab.data.calendar import nyse_hourly_bars, nyse_schedule
-from shocklab.data.catalog import Catalog, SeriesFile, Venue, path_sha256
+from shocklab.data.catalog import (
+    DERIVATIVE_FILES,
+    FUNDING_DIR,
+    Catalog,
+    SeriesFile,
+    Venue,
+    path_sha256,
+)
 from shocklab.data.errors import (
     CoverageError,
     DataFileError,
     DataQualityWarning,
     UnknownSymbolError,
 )
+from shocklab.data.readlog import record_read
 from shocklab.data.sources.mirror import Bars, read_bar_arrays, read_funding, read_long_panel
 from shocklab.universe import load_universe
 
@@ -205,6 +214,7 @@ def _resolve(
                 else ""
             )
             raise catalog.unknown(symbol, freq, venue, why)
+        record_read(sf.path, root)  # before the coverage check, which may read the file's span
         _check_coverage(sf, start, end)
         files.append(sf)
     if not files:
@@ -355,9 +365,19 @@ def provenance_attrs(loader: str, root: Path, **request: object) -> dict[str, st
 
 # --- derivatives: funding, liquidations, open interest -------------------------------------------
 
-COINGLASS_DIR = "derivatives/coinglass_agg_daily"
-LIQUIDATION_FILE = f"{COINGLASS_DIR}/liquidation_agg_1d.csv.gz"
-OPEN_INTEREST_FILE = f"{COINGLASS_DIR}/futures_oi_agg_1d.csv.gz"
+
+def _default_span(
+    spans: dict[str, tuple[pd.Timestamp, pd.Timestamp]],
+    start: TimeLike | None,
+    end: TimeLike | None,
+) -> tuple[TimeLike, TimeLike]:
+    """``start``/``end``, defaulting to the union of the per-symbol spans (whole days)."""
+    if start is None:
+        start = min((f for f, _ in spans.values()), default=pd.Timestamp("2020-01-01"))
+    if end is None:
+        last = max((la for _, la in spans.values()), default=pd.Timestamp("2020-01-02"))
+        end = last + pd.Timedelta(days=1)
+    return start, end
 
 
 def open_funding(
@@ -378,7 +398,7 @@ def open_funding(
     root = data_root(data_dir)
     paths = []
     for s in symbols:
-        path = root / "crypto/binance/usdm-funding" / f"{s.upper()}.csv"
+        path = root / FUNDING_DIR / f"{s.upper()}.csv"
         if not path.is_file():
             msg = (
                 f"no funding file for {s!r} at {path}. Fetch it with "
@@ -386,6 +406,8 @@ def open_funding(
             )
             raise DataFileError(msg)
         paths.append(path)
+    for p in paths:
+        record_read(p, root)
     # settlement times are irregular: the union grid needs the stamps (a cheap column read)
     stamps = [read_funding(p).loc[start_ts : end_ts - pd.Timedelta(1, "ns")].index for p in paths]
     labels = pd.DatetimeIndex(np.unique(np.concatenate([s.to_numpy() for s in stamps])))
@@ -431,11 +453,18 @@ def _open_coinglass(
     root = data_root(data_dir)
     path = root / relpath
     if not path.is_file():
+        where = (
+            f"the data root {root} (from ${DATA_ENV})"
+            if data_dir is None and os.environ.get(DATA_ENV)
+            else f"the data root {root}"
+        )
         msg = (
-            f"{path} does not exist. Point SHOCKLAB_DATA_DIR at the mirror, or fetch CoinGlass "
-            "history with shocklab.data.fetch.fetch_coinglass (needs COINGLASS_API_KEY)."
+            f"{relpath} is not in {where}. Fetch CoinGlass history into it with "
+            "shocklab.data.fetch.fetch_coinglass_liquidations (needs COINGLASS_API_KEY), or "
+            "pass data_dir= (or set SHOCKLAB_DATA_DIR to) a root that holds the file."
         )
         raise DataFileError(msg)
+    record_read(path, root)
     # the asset list is in the file: read the symbol column now so a wrong name fails here,
     # not later inside a dask task
     present = sorted(pd.read_csv(path, usecols=["symbol"])["symbol"].astype(str).unique())
@@ -487,19 +516,23 @@ def _open_coinglass(
 
 def open_liquidations(
     symbols: Sequence[str] | None = None,
-    start: TimeLike = "2020-12-23",
-    end: TimeLike = "2025-08-31",
+    start: TimeLike | None = None,
+    end: TimeLike | None = None,
     *,
     data_dir: str | os.PathLike[str] | None = None,
 ) -> xr.Dataset:
     """Daily long/short liquidations in USD, ``(time, asset)``, from CoinGlass aggregates.
 
-    ``long_usd`` = longs liquidated (forced sells). Zeros before 2020-12-23 mean *no data* in
-    this source and are returned as NaN. ``attrs['completeness']`` is ``lower_bound``: the
-    exchange set is narrower than CoinGlass's headline totals.
+    ``long_usd`` = longs liquidated (forced sells). The upstream writes zeros for days before
+    it has data (2020-12-23 in the mirror); days before an asset's first non-zero day are
+    returned as NaN (*no data*). ``start``/``end`` default to the file's span (the catalog's
+    :meth:`~shocklab.data.catalog.Catalog.derivative_spans`). ``attrs['completeness']`` is
+    ``lower_bound``: the exchange set is narrower than CoinGlass's headline totals.
     """
+    spans = Catalog(data_root(data_dir)).derivative_spans("liquidations")
+    start, end = _default_span(spans, start, end)
     ds = _open_coinglass(
-        LIQUIDATION_FILE,
+        DERIVATIVE_FILES["liquidations"],
         {"long_usd": "liq_long_usd", "short_usd": "liq_short_usd"},
         symbols,
         start,
@@ -507,25 +540,32 @@ def open_liquidations(
         data_dir,
         "open_liquidations",
     )
-    no_data = ds["time"] < np.datetime64("2020-12-23")
-    ds = ds.where(~no_data)
+    first = xr.DataArray(
+        [spans[str(a)][0] if str(a) in spans else pd.NaT for a in ds["asset"].values],
+        dims="asset",
+        coords={"asset": ds["asset"]},
+    )
+    ds = ds.where(ds["time"] >= first)
     ds.attrs["completeness"] = "lower_bound"
     return ds
 
 
 def open_open_interest(
     symbols: Sequence[str] | None = None,
-    start: TimeLike = "2020-12-23",
-    end: TimeLike = "2025-08-31",
+    start: TimeLike | None = None,
+    end: TimeLike | None = None,
     *,
     data_dir: str | os.PathLike[str] | None = None,
 ) -> xr.Dataset:
     """Daily aggregated futures open interest in USD (``oi_usd``, daily close), ``(time, asset)``.
 
-    Zero open interest is not a valid level and is returned as NaN.
+    Zero open interest is not a valid level and is returned as NaN. ``start``/``end`` default
+    to the file's span (the catalog's ``derivative_spans``).
     """
+    spans = Catalog(data_root(data_dir)).derivative_spans("open_interest")
+    start, end = _default_span(spans, start, end)
     ds = _open_coinglass(
-        OPEN_INTEREST_FILE,
+        DERIVATIVE_FILES["open_interest"],
         {"oi_usd": "oi_total_close"},
         symbols,
         start,

@@ -129,7 +129,7 @@ def plot_price_paths(
 ) -> Axes:
     """Rebased prices (100 = the bar before the event), one line per group mean or per asset.
 
-    ``prices`` is :func:`shocklab.study.normalised_prices` output; ``groups`` maps asset ->
+    ``prices`` is :func:`shocklab.studies.event.normalised_prices` output; ``groups`` maps asset ->
     group (then each line is a group's mean rebased price).
     """
     ax = _axes(ax)

@@ -21,6 +21,7 @@ from shocklab.data.calendar import place_on_axis
 from shocklab.data.catalog import Coverage
 from shocklab.data.coverage import coverage_table
 from shocklab.models import EventStudyResult, event_study
+from shocklab.studies.preflight import event_coverage
 from shocklab.studies.run import RunContext
 from shocklab.universe import load_universe
 
@@ -56,14 +57,7 @@ def wanted_symbols(ctx: RunContext, calendar: Calendar) -> list[str]:
 def select_assets(ctx: RunContext, calendar: Calendar = "daily") -> Selection:
     """Universe members of the event's groups whose file covers day 0 (the catalog decides)."""
     catalog = ctx.catalog
-    wanted = wanted_symbols(ctx, calendar)
-    if calendar == "hourly":
-        coverage = catalog.coverage(wanted, "hourly", ctx.day0.hourly_bar)
-    else:
-        coverage = catalog.coverage(
-            wanted, "nyse", ctx.day0.session, session_close=ctx.day0.session_close
-        )
-    selection = Selection(calendar, coverage)
+    selection = Selection(calendar, event_coverage(ctx.spec, ctx.day0, catalog, calendar))
     if not selection.symbols:
         day = ctx.day0.session if calendar == "daily" else ctx.day0.hourly_bar
         reasons = sorted(set(selection.skipped.values()))
@@ -241,7 +235,7 @@ def headline(
     if len(gone):
         grouped: dict[tuple[str, str], list[str]] = {}
         for asset, row in gone.iterrows():
-            kind = str(row["reason"]).split(":", 1)[0]  # "estimation window too short", ...
+            kind = str(row["reason"]).split(": ", 1)[0]  # "estimation window too short", ...
             grouped.setdefault((str(row["stage"]), kind), []).append(str(asset))
         by_reason = [
             f"{stage} — {reason}: {_names(names)}" for (stage, reason), names in grouped.items()

@@ -11,7 +11,8 @@ import xarray as xr
 
 from shocklab.data import CoverageError
 from shocklab.data.catalog import DERIVATIVE_FILES
-from shocklab.data.derivatives import liquidation_coverage, liquidation_panel
+from shocklab.data.derivatives import liquidation_panel
+from shocklab.studies.preflight import liquidation_day_coverage
 from shocklab.studies.run import RunContext
 from shocklab.universe import load_universe
 
@@ -19,16 +20,7 @@ from shocklab.universe import load_universe
 def coverage(ctx: RunContext) -> pd.DataFrame:
     """Per asset: liquidation, open-interest and price spans, their overlap, and whether the
     overlap contains the event's UTC day (``reason`` empty when it does)."""
-    table = liquidation_coverage(data_dir=ctx.data_dir)
-    day = ctx.day0.utc_day
-    for asset, row in table.iterrows():
-        if row["reason"]:
-            continue
-        if day < row["first"]:
-            table.loc[asset, "reason"] = f"data start {row['first'].date()}, after the event"
-        elif day > row["last"]:
-            table.loc[asset, "reason"] = f"data end {row['last'].date()}, before the event"
-    return table
+    return liquidation_day_coverage(ctx.day0, ctx.catalog)
 
 
 def liquidation_data(ctx: RunContext, after_days: int = 60) -> xr.Dataset:

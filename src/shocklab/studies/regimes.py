@@ -272,9 +272,11 @@ def regimes_headline(
         before = path[path.index < session]
         after = path[path.index >= session]
         if len(before) and len(after):
+            later = min(5, len(after) - 1)  # the path ends at the data's last session
             lines.append(
                 f"cDCC correlation {left}-{right}: {before.iloc[-1]:.2f} the session before, "
-                f"{after.iloc[min(5, len(after) - 1)]:.2f} five sessions later "
-                f"(a = {dcc.params.loc['a', 'estimate']:.3f}, b = {dcc.params.loc['b', 'estimate']:.3f})."
+                f"{after.iloc[later]:.2f} {later} session(s) after day 0 "
+                f"(a = {dcc.params.loc['a', 'estimate']:.3f}, "
+                f"b = {dcc.params.loc['b', 'estimate']:.3f})."
             )
     return " ".join(lines)

@@ -71,6 +71,29 @@ class RunContext:
         return f"{text}\n\n**Day 0.** {self.day0.describe()}."
 
 
+@dataclass(frozen=True)
+class Readiness:
+    """A study's pre-flight answer: can it run at this moment on this data root?
+
+    ``reason`` says why not (empty when ready); ``needs`` names the data that would enable it.
+    """
+
+    study: str
+    reason: str = ""
+    needs: str = ""
+
+    @property
+    def ready(self) -> bool:
+        """True when the data cover the study's needs at day 0."""
+        return not self.reason
+
+    def text(self) -> str:
+        """``skipped: <reason>; needs <data>`` (empty when ready)."""
+        if self.ready:
+            return ""
+        return f"skipped: {self.reason}" + (f"; it needs {self.needs}" if self.needs else "")
+
+
 def output_folder(output_dir: PathLike) -> Path:
     """The run's output folder; it must lie inside the build root (``$SHOCKLAB_BUILD_DIR``)."""
     root = build_root().resolve()
