@@ -62,7 +62,7 @@ rebased = study.normalised_prices(prices, ctx.day0_label("daily"), before=10, af
 fig, ax = plt.subplots(figsize=(9, 5), layout="constrained")
 plot_price_paths(
     rebased,
-    dict(zip(prices["asset"].values, prices["group"].values)),
+    dict(zip(prices["asset"].values, prices["group"].values, strict=True)),
     title=f"{ctx.spec.id}: group means, 100 = session before day 0",
     ax=ax,
 )

@@ -31,7 +31,6 @@ non_trading = "next"  # daily day 0 when the moment has no session of its own: n
 import matplotlib.pyplot as plt
 from IPython.display import Markdown
 
-from shocklab.models import correlation
 from shocklab.plots import (
     plot_breaks,
     plot_correlation_paths,
@@ -56,8 +55,8 @@ x, y = study.coupling_pairs(rets)
 # (λ = 0.94, zero mean); its band uses the effective sample size (1 + λ)/(1 − λ).
 
 # %%
-rolling = correlation.rolling_correlation(x, y, ctx.spec.windows.rolling)
-ewma = correlation.ewma_correlation(x, y)
+rolling = study.rolling(ctx, x, y)
+ewma = study.ewma(x, y)
 save_dataset(rolling, ctx.out, "coupling_rolling")
 save_dataset(ewma, ctx.out, "coupling_ewma")
 fig, axes = plt.subplots(2, 1, figsize=(11, 8), layout="constrained", sharex=True)

@@ -29,7 +29,6 @@ non_trading = "next"  # daily day 0 when the moment has no session of its own: n
 import matplotlib.pyplot as plt
 from IPython.display import Markdown
 
-from shocklab.models import liquidation
 from shocklab.plots import plot_elasticities, plot_irf, plot_liquidations
 from shocklab.studies import liquidations as study
 from shocklab.studies.run import save_table, setup, show_figure
@@ -64,14 +63,14 @@ show_figure(fig, ctx.out, f"liquidations_{asset.lower()}")
 # ## Elasticity of returns to liquidations (per asset, HAC) and pooled (Driscoll–Kraay)
 
 # %%
-per_asset = liquidation.elasticity(panel)
+per_asset = study.elasticities(panel)
 save_table(per_asset.table, ctx.out, "liquidation_elasticity_assets")
 fig, ax = plt.subplots(figsize=(9, 4.5), layout="constrained")
 plot_elasticities(per_asset, ax=ax)
 show_figure(fig, ctx.out, "liquidation_elasticity")
 
 # %%
-pooled = liquidation.panel_elasticity(panel)
+pooled = study.pooled_elasticity(panel)
 save_table(pooled.table, ctx.out, "liquidation_elasticity_pooled")
 pooled.table
 
@@ -81,7 +80,7 @@ pooled.table
 # other assets' same-day liquidations; the first-stage F says whether they are strong.
 
 # %%
-iv = liquidation.iv_elasticity(panel)
+iv = study.iv_elasticity(panel)
 save_table(iv.table, ctx.out, "liquidation_elasticity_iv")
 iv.table
 
@@ -89,7 +88,7 @@ iv.table
 # ## Reverse elasticity: liquidations for a given move (% of open interest)
 
 # %%
-reverse = liquidation.reverse_elasticity(panel)
+reverse = study.reverse_elasticity(panel)
 save_table(reverse.table, ctx.out, "liquidation_reverse")
 reverse.table
 
@@ -100,14 +99,14 @@ reverse.table
 # that day predicts.
 
 # %%
-feedback = liquidation.var_feedback(panel.sel(asset=asset).to_dataframe())
+feedback = study.feedback(panel)
 save_table(feedback.table, ctx.out, f"liquidation_var_{asset.lower()}")
 fig, ax = plt.subplots(figsize=(9, 4.5), layout="constrained")
 plot_irf(feedback, ax=ax)
 show_figure(fig, ctx.out, f"liquidation_irf_{asset.lower()}")
 
 # %%
-attribution = liquidation.attribute_event(panel, ctx.day0.utc_day.date().isoformat())
+attribution = study.attribution(ctx, panel)
 save_table(attribution, ctx.out, "liquidation_attribution")
 Markdown(study.liquidation_headline(ctx, pooled, attribution, feedback))
 

@@ -52,3 +52,25 @@ def test_universe_rejects_bad_files(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="invalid universe file"):
         load_universe(bad)
     assert Universe(groups={}).group_of("BTCUSDT") == ""
+
+
+def test_functions_named_in_messages_exist() -> None:
+    """Every ``shocklab.<module>.<function>`` an error message or docstring names exists (a
+    message once sent users to ``fetch.fetch_coinglass``, which does not)."""
+    import importlib
+
+    named = set()
+    for path in (ROOT / "src" / "shocklab").rglob("*.py"):
+        named |= set(re.findall(r"shocklab(?:\.[A-Za-z_][A-Za-z0-9_]*)+", path.read_text()))
+    assert "shocklab.data.fetch.fetch_coinglass_liquidations" in named
+    for dotted in sorted(named):
+        parts = dotted.split(".")
+        for cut in range(len(parts), 0, -1):  # the longest importable module prefix
+            try:
+                obj: object = importlib.import_module(".".join(parts[:cut]))
+            except ModuleNotFoundError:
+                continue
+            for attr in parts[cut:]:
+                assert hasattr(obj, attr), f"{dotted}: {attr} not found"
+                obj = getattr(obj, attr)
+            break

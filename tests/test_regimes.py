@@ -72,8 +72,15 @@ def test_markov_recovers_simulated_regimes_and_forecasts() -> None:
     assert fit.forecast(1, origin=origin).to_numpy()[0] == pytest.approx(expected)
     at = fit.regime_at(data.index[10])
     assert at["smoothed"].sum() == pytest.approx(1.0)
-    with pytest.raises(ValueError, match="before the sample start"):
+    with pytest.raises(ValueError, match="outside the time axis"):
         fit.regime_at("1990-01-01")
+    # a date without a bar of its own: the last sample before it (or an error on request)
+    saturday = data.index[10] + pd.Timedelta(days=(5 - data.index[10].day_of_week) % 7)
+    assert saturday not in data.index  # business-day sample
+    before = data.index[data.index < saturday][-1]
+    assert fit.regime_at(saturday).index.name == f"regime at {before.date()}"
+    with pytest.raises(ValueError, match="Saturday"):
+        fit.regime_at(saturday, non_trading="error")
     with pytest.raises(ValueError, match="at least"):
         fit_markov(data["y"].iloc[:30], data["x"].iloc[:30])
 

@@ -206,7 +206,10 @@ def nyse_close_panel(
     load_end = closes[-1] + pd.Timedelta(hours=1)
 
     catalog = Catalog(data_root(data_dir))
-    daily = [s for s in symbols if _is_session_asset(catalog, s.upper(), venue)]
+    # the coverage authority says which file a NYSE-close panel reads: session-dated daily bars,
+    # or 24/7 intraday bars sampled at the close
+    sources = {s: catalog.source(s.upper(), "nyse", venue, source_freq) for s in symbols}
+    daily = [s for s in symbols if (sf := sources[s]) is not None and sf.freq == "1d"]
     intraday = [s for s in symbols if s not in daily]
     opened = {}
     if daily:
@@ -262,12 +265,6 @@ def nyse_close_panel(
     )
     panel.attrs["alignment"] = f"nyse_close (crypto sampled from {source_freq} bars)"
     return panel
-
-
-def _is_session_asset(catalog: Catalog, symbol: str, venue: Venue) -> bool:
-    """True for assets whose daily bars are dated by exchange sessions (not 24/7 UTC days)."""
-    sf = catalog.locate(symbol, "1d", venue)
-    return sf is not None and sf.calendar != "24/7"
 
 
 def hourly_panel(

@@ -26,6 +26,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from shocklab.data.calendar import NonTradingPolicy, parse_moment, place_on_axis
+
 Array = np.ndarray[Any, Any]
 
 
@@ -55,28 +57,25 @@ class MarkovResult:
         probs = self.smoothed if smoothed else self.filtered
         return probs.idxmax(axis=1).rename("regime")
 
-    def regime_at(self, date: Any) -> pd.DataFrame:
-        """Filtered and smoothed probabilities at ``date`` (the last sample on or before it)."""
-        at = self._asof(date)
+    def regime_at(self, date: Any, non_trading: NonTradingPolicy = "previous") -> pd.DataFrame:
+        """Filtered and smoothed probabilities at ``date``: the sample bar containing it, or
+        for a date without a bar of its own (weekend, holiday) the one ``non_trading`` picks
+        (default: the last sample before it). The rule is
+        :func:`shocklab.data.calendar.place_on_axis`."""
+        at = self._asof(date, non_trading)
         return pd.DataFrame(
             {"filtered": self.filtered.loc[at], "smoothed": self.smoothed.loc[at]}
         ).rename_axis(f"regime at {at.date()}")
 
-    def _asof(self, date: Any) -> pd.Timestamp:
+    def _asof(self, date: Any, non_trading: NonTradingPolicy = "previous") -> pd.Timestamp:
         index = pd.DatetimeIndex(self.filtered.index)
-        pos = int(index.searchsorted(pd.Timestamp(date), side="right")) - 1
-        if pos < 0:
-            msg = f"{date} is before the sample start {index[0]}"
-            raise ValueError(msg)
-        return pd.Timestamp(index[pos])
+        return place_on_axis(
+            index, parse_moment(date, "regime date"), non_trading, what="regime date"
+        ).label
 
     def forecast(self, steps: int = 1, origin: Any = None) -> pd.DataFrame:
         """Regime probabilities ``1..steps`` periods after ``origin`` (default: sample end)."""
-        at = (
-            self.filtered.index[-1]
-            if origin is None
-            else self.filtered.index.asof(pd.Timestamp(origin))
-        )
+        at = self.filtered.index[-1] if origin is None else self._asof(origin)
         p = self.filtered.loc[at].to_numpy()
         P = self.transition.to_numpy()  # rows: from, columns: to
         rows = []

@@ -46,6 +46,48 @@ def liquidation_data(ctx: RunContext, after_days: int = 60) -> xr.Dataset:
     )
 
 
+def elasticities(panel: xr.Dataset) -> Any:
+    """Per-asset elasticity of returns to liquidations (HAC)."""
+    from shocklab.models import liquidation
+
+    return liquidation.elasticity(panel)
+
+
+def pooled_elasticity(panel: xr.Dataset) -> Any:
+    """Pooled elasticity with asset fixed effects and Driscoll-Kraay errors."""
+    from shocklab.models import liquidation
+
+    return liquidation.panel_elasticity(panel)
+
+
+def iv_elasticity(panel: xr.Dataset) -> Any:
+    """2SLS elasticity (previous-day and cross-asset instruments) with first-stage F."""
+    from shocklab.models import liquidation
+
+    return liquidation.iv_elasticity(panel)
+
+
+def reverse_elasticity(panel: xr.Dataset) -> Any:
+    """Liquidations (% of open interest) for a given move."""
+    from shocklab.models import liquidation
+
+    return liquidation.reverse_elasticity(panel)
+
+
+def feedback(panel: xr.Dataset) -> Any:
+    """The liquidation-return VAR of the chart asset (:func:`chart_asset`)."""
+    from shocklab.models import liquidation
+
+    return liquidation.var_feedback(panel.sel(asset=chart_asset()).to_dataframe())
+
+
+def attribution(ctx: RunContext, panel: xr.Dataset) -> pd.DataFrame:
+    """Observed vs predicted liquidations on the event's UTC day, per asset."""
+    from shocklab.models import liquidation
+
+    return liquidation.attribute_event(panel, ctx.day0.utc_day.date().isoformat())
+
+
 def chart_asset() -> str:
     """The base asset of the liquidation chart and the feedback VAR (``report`` in the
     universe file)."""

@@ -79,6 +79,21 @@ def coupling_pairs(rets: xr.DataArray) -> tuple[xr.DataArray, xr.DataArray]:
     return pair_returns(rets, crypto, tech)
 
 
+def rolling(ctx: RunContext, x: xr.DataArray, y: xr.DataArray) -> xr.Dataset:
+    """Rolling Pearson correlation over ``windows.rolling`` sessions per pair, with Fisher-z
+    bands; NaN past each pair's last joint observation."""
+    from shocklab.models.correlation import rolling_correlation
+
+    return rolling_correlation(x, y, ctx.spec.windows.rolling)
+
+
+def ewma(x: xr.DataArray, y: xr.DataArray) -> xr.Dataset:
+    """RiskMetrics EWMA correlation (lambda 0.94) per pair; NaN past the data."""
+    from shocklab.models.correlation import ewma_correlation
+
+    return ewma_correlation(x, y)
+
+
 def correlation_by_year(x: xr.DataArray, y: xr.DataArray) -> pd.DataFrame:
     """Pearson correlation per calendar year and pair (NYSE-synchronous daily returns)."""
     rows = {}
