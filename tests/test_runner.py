@@ -439,7 +439,7 @@ def test_post_close_moment_without_coinglass_is_partial(
     assert "Not computed in this run" in page
     assert html_escape(reason) in page
     write_index([])  # a later batch rewrites the index: this run's reason stays
-    index = (build / "runs" / "index.html").read_text()
+    index = (out.parent / "index.html").read_text()
     row = next(r for r in index.split("<tr>") if "adhoc-20240802T2100Z" in r)
     assert "partial" in row
     assert "fetch_coinglass_liquidations" in row
@@ -462,7 +462,7 @@ def test_date_outside_all_data_fails_before_any_kernel(
     summary = json.loads((Path(record.output) / "summary.json").read_text())
     assert summary["error"] == record.error
     write_index([])
-    index = (build / "runs" / "index.html").read_text()
+    index = (Path(record.output).parent / "index.html").read_text()
     row = next(r for r in index.split("<tr>") if "adhoc-2030-01-01" in r)
     assert "failed" in row
     assert "no study has data" in row
