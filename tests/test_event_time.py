@@ -256,3 +256,26 @@ def test_liquidation_coverage_is_the_overlap_of_the_files(mirror: Path, tmp_path
     root = _symlinked_root(mirror, tmp_path, drop=("derivatives/coinglass_agg_daily",))
     with pytest.raises(CoverageError, match="fetch_coinglass_liquidations"):
         liquidations.liquidation_data(_ctx("deepseek-2025-01-27", root))
+
+
+def test_online_preflight_counts_missing_files_as_downloads(
+    mirror: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Offline, a symbol without a file is left out; online, the loaders would download it, so
+    the pre-flight and the selection keep it and say so. A file that ends before day 0 is not
+    extended online either."""
+    from shocklab.studies import preflight
+
+    root = _symlinked_root(mirror, tmp_path, drop=("crypto/binance/spot/1h/BTCUSDT.csv.gz",))
+    ctx = _ctx("deepseek-2025-01-27", root)
+    offline = event_study_stage.select_assets(ctx, "hourly")
+    assert "BTCUSDT" in offline.skipped
+    monkeypatch.delenv("SHOCKLAB_OFFLINE")
+    online = event_study_stage.select_assets(ctx, "hourly")
+    assert "BTCUSDT" in online.symbols
+    assert online.coverage.to_download == ["BTCUSDT"]
+    ready = preflight.event_study(ctx.spec, ctx.day0, ctx.catalog)
+    assert ready.ready
+    assert "BTCUSDT" in ready.note
+    later = _ctx("2025-04-07", root)
+    assert not preflight.regimes(later.spec, later.day0, later.catalog).ready  # QQQ ends 02-28

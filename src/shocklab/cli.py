@@ -25,21 +25,24 @@ import sys
 import warnings
 from collections.abc import Sequence
 
-import pandas as pd
-
 from shocklab.config import build_root, data_root
-from shocklab.data import DataQualityWarning, ShocklabDataError, cached_call
-from shocklab.data.align import hourly_panel, nyse_close_panel, returns
-from shocklab.data.catalog import Catalog
-from shocklab.data.coverage import coverage_table
-from shocklab.data.loaders import window
-from shocklab.provenance import provenance
-from shocklab.universe import load_universe
+from shocklab.data.errors import DataQualityWarning, ShocklabDataError
 
 _NAME = re.compile(r"^[A-Za-z0-9_.-]{1,80}$")
 
 
 def cmd_panel(args: argparse.Namespace) -> int:
+    # the scientific stack loads only for the command that needs it
+    import pandas as pd
+
+    from shocklab.data import cached_call
+    from shocklab.data.align import hourly_panel, nyse_close_panel, returns
+    from shocklab.data.catalog import Catalog
+    from shocklab.data.coverage import coverage_table
+    from shocklab.data.loaders import window
+    from shocklab.provenance import provenance
+    from shocklab.universe import load_universe
+
     if not _NAME.match(args.name):
         print(
             f"error: --name {args.name!r} may hold only letters, digits, '.', '_' and '-'",

@@ -119,6 +119,8 @@ _WARNING_LINE = re.compile(r"^\S.*?:\d+: (\w+(?:Warning|Error)): (.+)$")
 def caveats(executed: Sequence[Path]) -> list[dict[str, str]]:
     """Every warning the notebooks printed (their stderr outputs), deduplicated, with the
     notebook it came from, in run order."""
+    if not executed:
+        return []
     import nbformat
 
     found: dict[tuple[str, str], dict[str, str]] = {}
@@ -175,9 +177,6 @@ def run_event(
     A failing notebook does not raise: the record says ``failed`` and the executed notebook,
     with its traceback, is kept.
     """
-    import jupytext
-    import papermill as pm
-
     spec = resolve_event(event)
     day0 = resolve_day0(spec.moment_utc, non_trading)
     parameters = check_parameters(
@@ -208,6 +207,9 @@ def run_event(
             f"no study has data for {spec.id} ({spec.moment_label}) in {data_root(data_dir)}: "
             + "; ".join(reasons)
         )
+    if runnable:  # the notebook stack loads only when a kernel will start (a refusal is fast)
+        import jupytext
+        import papermill as pm
     with read_log(read_file), shared_cluster(scheduler if runnable else "") as address:
         for path in runnable:
             target = out / f"{path.stem}.ipynb"
@@ -250,6 +252,7 @@ def run_event(
             "status": status,
             "error": record.error,
             "skipped": {stem: readiness[stem].text() for stem in skipped},
+            "preflight_notes": {s: r.note for s, r in readiness.items() if r.note},
             "caveats": caveats(executed),
             "notebooks": record.notebooks,
             "results": {
@@ -303,14 +306,16 @@ def write_report(
 ) -> Path:
     """``report.html``: a header (status, day 0 per calendar, what was skipped or failed and
     why, the run's warnings), then the executed notebooks (inputs hidden) as one offline page."""
-    import nbformat
-    from nbconvert import HTMLExporter
-
-    exporter = HTMLExporter(template_name="basic", exclude_input=True, exclude_input_prompt=True)
-    exporter.exclude_output_prompt = True
     parts = []
     for path in executed:
         if path.is_file():
+            import nbformat
+            from nbconvert import HTMLExporter
+
+            exporter = HTMLExporter(
+                template_name="basic", exclude_input=True, exclude_input_prompt=True
+            )
+            exporter.exclude_output_prompt = True
             nb = nbformat.read(path, as_version=4)
             for cell in nb.cells:  # warnings on stderr are listed once, under "Caveats"
                 cell["outputs"] = [o for o in cell.get("outputs", []) if o.get("name") != "stderr"]

@@ -31,6 +31,7 @@ from typing import Literal
 
 import pandas as pd
 
+from shocklab.config import offline
 from shocklab.data.errors import DataQualityWarning, UnknownSymbolError
 from shocklab.data.readlog import file_sha256, path_sha256, record_read
 from shocklab.data.sources.mirror import read_csv_checked
@@ -196,6 +197,11 @@ class Coverage:
         return [str(s) for s in self.table.index[self.table["reason"] == ""]]
 
     @property
+    def to_download(self) -> list[str]:
+        """Symbols covered only by a download (online, no local file yet)."""
+        return [str(s) for s in self.table.index[self.table["span_from"] == "download"]]
+
+    @property
     def dropped(self) -> dict[str, str]:
         """Symbol -> reason, for the symbols left out."""
         gone = self.table[self.table["reason"] != ""]
@@ -257,21 +263,29 @@ class Catalog:
         venue: Venue = "spot",
         source_freq: str = "1h",
         session_close: pd.Timestamp | None = None,
+        allow_fetch: bool | None = None,
     ) -> Coverage:
         """Which of ``symbols`` have a file covering day 0 ``when`` on ``calendar``.
 
         ``when`` is the day-0 label of that calendar (the NYSE session date, the hourly bar
         open or the UTC day); ``None`` means the calendar has no day 0 (e.g. a moment outside
         the exchange calendar). For ``nyse`` panels sampled from intraday bars the file must
-        reach ``session_close``.
+        reach ``session_close``. Online (``allow_fetch``, default: unless
+        ``$SHOCKLAB_OFFLINE``), a symbol without a local file counts as covered with
+        ``span_from="download"``: the loaders download a missing file when they open it. A
+        local file that ends before day 0 is not extended (it stays left out, with the reason).
         """
+        allow = (not offline()) if allow_fetch is None else allow_fetch
         rows: list[dict[str, object]] = []
         for symbol in dict.fromkeys(symbols):
             sf = self.source(symbol, calendar, venue, source_freq)
             if sf is None:
                 row: dict[str, object] = {"symbol": symbol, "file": "", "first": None}
-                row |= {"last": None, "span_from": ""}
-                rows.append(row | {"reason": self._absent(symbol, calendar, venue, source_freq)})
+                row |= {"last": None, "span_from": "download" if allow and when else ""}
+                reason = (
+                    "" if allow and when else self._absent(symbol, calendar, venue, source_freq)
+                )
+                rows.append(row | {"reason": reason})
                 continue
             at = when
             if at is not None and calendar == "nyse" and sf.freq != "1d":

@@ -63,8 +63,10 @@ def event_study(spec: EventSpec, day0: DayZero, catalog: Catalog) -> Readiness:
     """Notebooks 00 and 10: at least one asset with daily and one with hourly data at day 0."""
     if day0.session is None:
         return _outside_calendar("event study", day0)
+    downloads: list[str] = []
     for calendar in ("daily", "hourly"):
         cov = event_coverage(spec, day0, catalog, calendar)
+        downloads += cov.to_download
         if not cov.covered:
             reasons = sorted(set(cov.dropped.values()))
             return Readiness(
@@ -73,7 +75,14 @@ def event_study(spec: EventSpec, day0: DayZero, catalog: Catalog) -> Readiness:
                 f"{calendar} bars of the event's assets around {format_moment(day0.moment)} "
                 f"in {catalog.root}",
             )
-    return Readiness("event study")
+    return Readiness("event study", note=_downloads(downloads))
+
+
+def _downloads(symbols: list[str]) -> str:
+    if not symbols:
+        return ""
+    names = list(dict.fromkeys(symbols))
+    return f"will download {len(names)} missing file(s): {', '.join(names[:10])}"
 
 
 def regimes(spec: EventSpec, day0: DayZero, catalog: Catalog) -> Readiness:
@@ -83,15 +92,15 @@ def regimes(spec: EventSpec, day0: DayZero, catalog: Catalog) -> Readiness:
     if day0.session is None:
         return _outside_calendar("regimes", day0)
     cov = catalog.coverage(pair, "nyse", day0.session, session_close=day0.session_close)
-    if cov.dropped:
-        why = "; ".join(f"{n}: {r}" for n, r in cov.dropped.items())
-        return Readiness(
-            "regimes",
-            f"the regime pair {pair} is not covered at day 0 ({day0.session.date()}): {why}",
-            f"daily prices of {' and '.join(pair)} through {day0.session.date()} "
-            f"(e.g. shocklab.data.fetch.fetch_prices) in {catalog.root}",
-        )
-    return Readiness("regimes")
+    if not cov.dropped:
+        return Readiness("regimes", note=_downloads(cov.to_download))
+    why = "; ".join(f"{n}: {r}" for n, r in cov.dropped.items())
+    return Readiness(
+        "regimes",
+        f"the regime pair {pair} is not covered at day 0 ({day0.session.date()}): {why}",
+        f"daily prices of {' and '.join(pair)} through {day0.session.date()} "
+        f"(e.g. shocklab.data.fetch.fetch_prices) in {catalog.root}",
+    )
 
 
 def liquidations(spec: EventSpec, day0: DayZero, catalog: Catalog) -> Readiness:

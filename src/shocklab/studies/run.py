@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import pandas as pd
-import xarray as xr
 
 from shocklab.config import LOCAL_CLUSTER, build_root, data_root
 from shocklab.data.calendar import DayZero, NonTradingPolicy, resolve_day0
@@ -23,6 +22,7 @@ from shocklab.data.errors import CoverageError
 from shocklab.events import EventSpec, resolve_event
 
 if TYPE_CHECKING:
+    import xarray as xr
     from matplotlib.figure import Figure
 
     from shocklab.models import EventStudyResult
@@ -75,12 +75,14 @@ class RunContext:
 class Readiness:
     """A study's pre-flight answer: can it run at this moment on this data root?
 
-    ``reason`` says why not (empty when ready); ``needs`` names the data that would enable it.
+    ``reason`` says why not (empty when ready); ``needs`` names the data that would enable it;
+    ``note`` what a ready study will do first (online: the files it will download).
     """
 
     study: str
     reason: str = ""
     needs: str = ""
+    note: str = ""  # e.g. the files an online run will download
 
     @property
     def ready(self) -> bool:
@@ -173,6 +175,8 @@ def save_table(table: pd.DataFrame, out: Path, name: str) -> Path:
 
 def save_dataset(ds: xr.Dataset | xr.DataArray, out: Path, name: str) -> Path:
     """Write a Dataset as ``results/<name>.nc`` (netCDF; string coords as fixed-width)."""
+    import xarray as xr  # runner and pre-flight import this module without the data stack
+
     path = out / "results" / f"{name}.nc"
     data = ds.to_dataset() if isinstance(ds, xr.DataArray) else ds
     data = data.copy()
