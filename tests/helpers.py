@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 
 @dataclass
@@ -86,3 +87,17 @@ def cache_flagship_panel(data_dir: str, build_dir: str) -> str:
 
     panel = nyse_close_panel(["NVDA", "BTCUSDT"], "2025-01-21", "2025-01-31", data_dir=data_dir)
     return str(cached(panel, "race", cache_dir=build_dir).attrs["cache_path"])
+
+
+def symlinked_root(mirror: Path, tmp: Path, drop: tuple[str, ...] = ()) -> Path:
+    """A data root of symlinks to the mirror's files (never copies), without the files or
+    folders in ``drop`` (paths relative to the root): a root that lacks one source."""
+    root = tmp / "root"
+    for path in mirror.rglob("*"):
+        rel = path.relative_to(mirror).as_posix()
+        if path.is_dir() or any(rel == d or rel.startswith(d + "/") for d in drop):
+            continue
+        target = root / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.symlink_to(path)
+    return root

@@ -10,6 +10,7 @@ import exchange_calendars as xcals
 import numpy as np
 import pandas as pd
 import pytest
+from helpers import symlinked_root
 
 from shocklab.config import build_root
 from shocklab.data import (
@@ -30,19 +31,6 @@ from shocklab.studies.run import RunContext, setup
 
 def _ctx(event: str, root: Path, non_trading: str = "next") -> RunContext:
     return setup(event, build_root() / "runs" / "t", non_trading=non_trading, data_dir=root)  # type: ignore[arg-type]
-
-
-def _symlinked_root(mirror: Path, tmp: Path, drop: tuple[str, ...] = ()) -> Path:
-    """A data root of symlinks to the mirror's files, without the paths in ``drop``."""
-    root = tmp / "root"
-    for path in mirror.rglob("*"):
-        rel = path.relative_to(mirror).as_posix()
-        if path.is_dir() or any(rel == d or rel.startswith(d + "/") for d in drop):
-            continue
-        target = root / rel
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.symlink_to(path)
-    return root
 
 
 # --- the resolver ---------------------------------------------------------------------------
@@ -205,7 +193,7 @@ def test_file_spans_agree_with_the_manifest(mirror: Path) -> None:
 
 
 def test_manifest_row_without_dates_falls_back_to_the_file(mirror: Path, tmp_path: Path) -> None:
-    root = _symlinked_root(mirror, tmp_path, drop=("manifest.csv",))
+    root = symlinked_root(mirror, tmp_path, drop=("manifest.csv",))
     manifest = pd.read_csv(mirror / "manifest.csv", dtype=str)
     rel = "crypto/binance/spot/1h/BTCUSDT.csv.gz"
     manifest.loc[manifest["path"] == rel, ["first", "last"]] = ""
@@ -230,7 +218,7 @@ def test_manifest_row_without_dates_falls_back_to_the_file(mirror: Path, tmp_pat
 
 
 def test_root_without_equities_drops_them_with_the_reason(mirror: Path, tmp_path: Path) -> None:
-    root = _symlinked_root(mirror, tmp_path, drop=("equities", "manifest.csv"))
+    root = symlinked_root(mirror, tmp_path, drop=("equities", "manifest.csv"))
     ctx = _ctx("deepseek-2025-01-27", root)
     selection = event_study_stage.select_assets(ctx, "daily")
     assert "NVDA" not in selection.symbols
@@ -253,7 +241,7 @@ def test_liquidation_coverage_is_the_overlap_of_the_files(mirror: Path, tmp_path
     assert (after["reason"] == "data end 2025-06-30, before the event").all()
     with pytest.raises(CoverageError, match="data end 2025-06-30"):
         liquidations.liquidation_data(_ctx("2025-07-15", mirror))
-    root = _symlinked_root(mirror, tmp_path, drop=("derivatives/coinglass_agg_daily",))
+    root = symlinked_root(mirror, tmp_path, drop=("derivatives/coinglass_agg_daily",))
     with pytest.raises(CoverageError, match="fetch_coinglass_liquidations"):
         liquidations.liquidation_data(_ctx("deepseek-2025-01-27", root))
 
@@ -266,7 +254,7 @@ def test_online_preflight_counts_missing_files_as_downloads(
     extended online either."""
     from shocklab.studies import preflight
 
-    root = _symlinked_root(mirror, tmp_path, drop=("crypto/binance/spot/1h/BTCUSDT.csv.gz",))
+    root = symlinked_root(mirror, tmp_path, drop=("crypto/binance/spot/1h/BTCUSDT.csv.gz",))
     ctx = _ctx("deepseek-2025-01-27", root)
     offline = event_study_stage.select_assets(ctx, "hourly")
     assert "BTCUSDT" in offline.skipped

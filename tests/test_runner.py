@@ -15,6 +15,7 @@ import nbformat
 import pandas as pd
 import pytest
 import xarray as xr
+from helpers import symlinked_root
 
 from shocklab.cli import main
 from shocklab.events import load_events, resolve_event
@@ -393,24 +394,13 @@ def test_default_build_folder_is_relative_to_the_callers_directory(
     assert (Path(record.output) / "results" / "event_study_daily.nc").is_file()
 
 
-def _root_without(mirror: Path, tmp: Path, drop: str) -> Path:
-    """A data root of symlinks to the mirror's files, without the folder ``drop``."""
-    root = tmp / "root"
-    for path in mirror.rglob("*"):
-        rel = path.relative_to(mirror).as_posix()
-        if path.is_file() and not rel.startswith(drop):
-            (root / rel).parent.mkdir(parents=True, exist_ok=True)
-            (root / rel).symlink_to(path)
-    return root
-
-
 def test_post_close_moment_without_coinglass_is_partial(
     build: Path, tmp_path: Path, mirror: Path
 ) -> None:
     """2024-08-02T21:00Z on a root without the CoinGlass daily files: the liquidation study is
     skipped by the pre-flight (no kernel), the event study runs on day 0 = Mon 2024-08-05, and
     the run says 'partial' with the reason in summary.json, the report header and index.html."""
-    root = _root_without(mirror, tmp_path, "derivatives/coinglass_agg_daily")
+    root = symlinked_root(mirror, tmp_path, drop=("derivatives/coinglass_agg_daily",))
     paths = [p for p in notebook_paths() if p.stem in ("10_event_study", "30_liquidations")]
     record = run_event("2024-08-02T21:00Z", data_dir=root, notebooks=paths)
     assert record.status == "partial", record.error

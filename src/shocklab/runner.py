@@ -273,7 +273,8 @@ _PAGE = """<!DOCTYPE html>
 body {{ font-family: system-ui, sans-serif; max-width: 1150px; margin: 2em auto; padding: 0 1em;
        color: #222; }}
 table {{ border-collapse: collapse; font-size: 0.85em; margin: 0.5em 0; }}
-th, td {{ border: 1px solid #ccc; padding: 2px 6px; text-align: right; }}
+th, td {{ border: 1px solid #ccc; padding: 2px 6px; text-align: right; white-space: nowrap; }}
+.output_subarea, .output_html {{ overflow-x: auto; }}
 img {{ max-width: 100%; }}
 .prov {{ font-size: 0.8em; color: #555; }}
 .failed {{ color: #b00020; font-weight: bold; }}
@@ -375,10 +376,11 @@ def write_index(records: Sequence[RunRecord], root: Path | None = None) -> Path:
         if folder.name in latest and latest[folder.name].error:
             reasons[0] = latest[folder.name].error
         note = html.escape("; ".join(r for r in reasons if r))
+        moment = str(spec.get("moment", spec.get("date", "")))  # runs made before moments
         rows.append(
             f"<tr><td><a href='{html.escape(folder.name)}/report.html'>"
-            f"{html.escape(folder.name)}</a></td><td>{html.escape(str(spec['moment']))}</td>"
-            f"<td>{html.escape(spec['label'])}</td><td class='{html.escape(status)}'>"
+            f"{html.escape(folder.name)}</a></td><td>{html.escape(moment)}</td>"
+            f"<td>{html.escape(str(spec.get('label', '')))}</td><td class='{html.escape(status)}'>"
             f"{html.escape(status)}</td><td>{note}</td></tr>"
         )
     body = (
