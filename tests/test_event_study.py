@@ -422,6 +422,9 @@ def test_bad_inputs_give_clear_errors() -> None:
     assert prv.dataset["event_date"].item() == saturday - pd.Timedelta(days=1)
     with pytest.raises(ValueError, match="outside the time axis"):
         event_study(panel, "2030-01-02", **kw)
+    # a malformed date names the event it belongs to (was a bare pandas DateParseError)
+    with pytest.raises(ValueError, match=r"event 'shock': date '2025-13-45' is not a date"):
+        event_study(panel, {"shock": "2025-13-45"}, **kw)
     with pytest.raises(ValueError, match="estimation window needs"):
         event_study(panel, t[50], **kw)
     shifted = panel.sel(asset="MKT").assign_coords(time=t + pd.Timedelta(hours=1))
