@@ -525,3 +525,44 @@ def test_fast_ranks_equal_scipy_with_and_without_ties() -> None:
     np.testing.assert_array_equal(k.ranks(x), stats.rankdata(x, axis=1, nan_policy="omit"))
     x[7, :4] = 0.0  # stale prices: tied returns
     np.testing.assert_array_equal(k.ranks(x), stats.rankdata(x, axis=1, nan_policy="omit"))
+
+
+def test_groups_below_min_group_get_no_cross_sectional_test() -> None:
+    """A group of 3 gets its CAAR but no test (default min_group = 5); min_group=3 allows it."""
+    panel = _panel(missing=False)
+    day = pd.DatetimeIndex(panel["time"].values)[EVENT_AT]
+    groups = {"small": ["A00", "A01", "A02"], "big": [f"A{i:02d}" for i in range(N_ASSETS)]}
+    kw = {"market": "MKT", "estimation": EST, "gap": GAP, "window": WIN, "groups": groups}
+    res = event_study(panel, {"e": day}, **kw)  # type: ignore[arg-type]
+    small = res.dataset.sel(event="e", group="small")
+    assert np.isnan(small["test_p_value"].values).all()
+    assert np.isnan(small["test_statistic"].values).all()
+    assert "N = 3 usable assets, below min_group = 5" in str(small["group_note"].values)
+    car0 = res.dataset["car"].sel(event="e", horizon="AR(+0)", asset=["A00", "A01", "A02"])
+    assert float(small["caar"].sel(horizon="AR(+0)")) == pytest.approx(float(car0.mean()))
+    big = res.dataset.sel(event="e", group="big")
+    assert np.isfinite(big["test_p_value"].sel(horizon="AR(+0)").values).all()
+    assert str(big["group_note"].values) == ""
+    allowed = event_study(panel, {"e": day}, min_group=3, **kw)  # type: ignore[arg-type]
+    p3 = allowed.dataset["test_p_value"].sel(event="e", group="small", horizon="AR(+0)")
+    assert np.isfinite(p3.values).all()
+    with pytest.raises(ValueError, match="min_group must be at least 2"):
+        event_study(panel, {"e": day}, min_group=1, **kw)  # type: ignore[arg-type]
+
+
+def test_estimation_window_never_contains_day_0() -> None:
+    """``window=(1, 3), gap=0`` used to estimate over bars -200..0 (day 0 inside); now it is an
+    error naming the fix, and the fixed call estimates strictly before day 0."""
+    panel = _panel(missing=False)
+    day = pd.DatetimeIndex(panel["time"].values)[EVENT_AT]
+    with pytest.raises(ValueError, match=r"bars -199\.\.\+0, which contains day 0.*gap >= 1"):
+        event_study(panel, {"e": day}, market="MKT", estimation=EST, gap=0, window=(1, 3))
+    res = event_study(panel, {"e": day}, market="MKT", estimation=EST, gap=1, window=(1, 3))
+    assert int(res.dataset["est"].values[-1]) == -1
+    # the normal-return fit equals an OLS on the 200 bars before day 0, by hand
+    t0 = EVENT_AT
+    y = panel.sel(asset="A03").values[t0 - EST : t0]
+    x = panel.sel(asset="MKT").values[t0 - EST : t0]
+    beta = np.polyfit(x, y, 1)[0]
+    fitted = res.dataset["params"].sel(event="e", asset="A03", param="beta_market")
+    assert float(fitted) == pytest.approx(beta, rel=1e-9)

@@ -377,6 +377,7 @@ def event_study(
     groups: Mapping[str, Sequence[str]] | None = None,
     non_trading: NonTradingPolicy = "error",
     min_estimation: int | None = None,
+    min_group: int = 5,
     kind: Literal["log", "simple"] | None = None,
     dim: str = "time",
     universe: Universe | None = None,
@@ -418,6 +419,11 @@ def event_study(
     min_estimation
         Minimum estimation bars with data; fewer gives NaN with a ``status`` reason. Default
         ``max(30, estimation // 2)`` (capped at ``estimation``).
+    min_group
+        Minimum number of usable assets for the cross-sectional tests of a group (default 5):
+        below it every test statistic and p-value of that group is NaN and ``group_note`` says
+        why (CAAR and N are still reported). With two to four assets a cross-sectional variance
+        has one to three degrees of freedom: p-values near 0 from such groups mean nothing.
     kind
         ``log`` or ``simple`` returns (default: the ``kind`` attribute of ``returns``); used for
         BHAR, which compounds simple returns.
@@ -437,6 +443,18 @@ def event_study(
         raise ValueError(msg)
     if estimation < 3 or gap < 0 or window[0] > window[1]:
         msg = f"need estimation >= 3, gap >= 0 and window (w1 <= w2); got {estimation}, {gap}, {window}"
+        raise ValueError(msg)
+    if window[0] - gap - 1 >= min(0, window[0]):
+        last = window[0] - gap - 1
+        msg = (
+            f"window={window} with gap={gap} puts the estimation window at bars "
+            f"{last - estimation + 1:+d}..{last:+d}, which contains day 0: the event would "
+            f"contaminate the normal-return model. Use gap >= {window[0]} (the estimation window "
+            "then ends before day 0) or start the event window at or before bar 0"
+        )
+        raise ValueError(msg)
+    if min_group < 2:
+        msg = f"min_group must be at least 2 (a cross-sectional variance), not {min_group}"
         raise ValueError(msg)
     universe = universe if universe is not None else load_universe()
     need = min(estimation, max(30, estimation // 2)) if min_estimation is None else min_estimation
@@ -595,7 +613,7 @@ def event_study(
                 caar_path[e, gi] = np.nanmean(car_path[e, sel], axis=0)
                 caar[e, gi] = np.nanmean(car[e, sel], axis=0)
                 mean_bhar[e, gi] = np.nanmean(bhar[e, sel], axis=0)
-                if sel.sum() < 2:
+                if sel.sum() < min_group:  # too few for a cross-sectional test
                     continue
                 r_bar[e, gi] = k.mean_pairwise_correlation(resid[e, sel])
                 res = k.cross_section_tests(
@@ -616,6 +634,16 @@ def event_study(
         "constant_mean": ["alpha"],
         "garch": list(k.GARCH_PARAMS),
     }.get(model, ["alpha", *[f"beta_{f}" for f in factor_names]])
+    member = np.array([[a in m for a in assets] for m in group_map.values()])  # (group, asset)
+    usable = (member[None, :, :] & ~bad[:, None, :]).sum(axis=-1)  # (event, group)
+    group_note = np.where(
+        usable < min_group,
+        np.char.add(
+            np.char.add("no cross-sectional test: N = ", usable.astype(str)),
+            f" usable assets, below min_group = {min_group}",
+        ),
+        "",
+    )
     status = np.array(
         [
             [
@@ -668,6 +696,7 @@ def event_study(
             "mean_bhar": (("event", "group", "horizon"), mean_bhar),
             "n_assets": (("event", "group", "horizon"), n_assets),
             "r_bar": (("event", "group"), r_bar, {"description": "mean residual correlation"}),
+            "group_note": (("event", "group"), group_note.astype(str)),
             "in_group": (
                 ("group", "asset"),
                 np.array([[a in members for a in assets] for members in group_map.values()]),
@@ -707,6 +736,7 @@ def event_study(
         "car_windows": [list(w) for w in car_windows],
         "non_trading": non_trading,
         "min_estimation": need,
+        "min_group": min_group,
         "kind": kind,
         "events": {e: str(nominal[e]) for e in event_ids},
     }

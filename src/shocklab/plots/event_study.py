@@ -36,7 +36,8 @@ def plot_car_paths(
 
     Asset bands: ``CAR +/- z * se(CAR)`` (forecast-error variance from the estimation window).
     Group bands: ``CAAR +/- t_{N-1} * sd_cross(CAR) / sqrt(N)`` (cross-sectional, as the
-    ``t_cross`` test).
+    ``t_cross`` test), drawn only for groups with at least the result's ``min_group`` usable
+    assets (the rule the tests follow); smaller groups show their CAAR without a band.
     """
     ds = result.dataset
     ev = event if event is not None else str(ds["event"].values[0])
@@ -50,6 +51,7 @@ def plot_car_paths(
         (line,) = ax.plot(rel, path, marker=".", label=asset)
         ax.fill_between(rel, path - z * se, path + z * se, color=line.get_color(), alpha=0.15)
     ok = d["status"] == "ok"
+    min_group = int(result.parameters.get("min_group", 2))
     for group in groups:
         caar = d["caar_path"].sel(group=group).values * 100
         members = _members(result, group)
@@ -61,8 +63,11 @@ def plot_car_paths(
                 * np.nanstd(cars, axis=0, ddof=1)
                 / np.sqrt(n)
             )
-        (line,) = ax.plot(rel, caar, lw=2.2, label=f"CAAR {group} (N={int(n.max(initial=0))})")
-        ax.fill_between(rel, caar - half, caar + half, color=line.get_color(), alpha=0.15)
+        size = int(n.max(initial=0))
+        note = "" if size >= min_group else f", no band: N < {min_group}"
+        (line,) = ax.plot(rel, caar, lw=2.2, label=f"CAAR {group} (N={size}{note})")
+        if size >= min_group:
+            ax.fill_between(rel, caar - half, caar + half, color=line.get_color(), alpha=0.15)
     ax.axvline(0, color="0.3", lw=0.8, ls="--")
     ax.axhline(0, color="0.3", lw=0.8)
     ax.set_xlabel("bars relative to the event (0 = event bar)")

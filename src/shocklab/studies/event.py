@@ -159,6 +159,7 @@ def group_table(result: EventStudyResult, horizon: str = "AR(+0)") -> pd.DataFra
             "GRANK p": ds["test_p_value"].sel(test="grank").values,
             "Brown-Warner p": ds["test_p_value"].sel(test="brown_warner").values,
             "r-bar": ds["r_bar"].values,
+            "note": ds["group_note"].values if "group_note" in ds else "",
         },
         index=pd.Index(ds["group"].values, name="group"),
     )
@@ -214,16 +215,21 @@ def headline(
     lines = [f"**{spec.label or spec.id}** ({calendar} day 0 = {day}), {horizon}:"]
     assets = asset_table(result, horizon)
     assets = assets[assets["status"] == "ok"].dropna(subset=["CAR %"])
+    losses = assets[assets["CAR %"] < 0]
     if assets.empty:
         lines.append(f"no asset has a usable {horizon}.")
+    elif losses.empty:
+        lines.append(f"no asset has an abnormal loss over {horizon}.")
     else:
-        worst = assets.head(3)
+        worst = losses.head(3)
         parts = ", ".join(
-            f"{a} {row['CAR %']:+.1f} % (p = {row['p']:.3g})" for a, row in worst.iterrows()
+            f"{a} {row['CAR %']:+.1f} % (p {format_p(row['p'])})" for a, row in worst.iterrows()
         )
-        lines.append(f"the largest abnormal losses are {parts}.")
+        lines.append(f"the largest abnormal losses (of {len(assets)} usable assets) are {parts}.")
+    if not assets.empty:
         groups = group_table(result, horizon)
         significant = groups[(groups["KP-BMP p"] < 0.05) & (groups.index != "all")]
+        untested = groups[groups["note"] != ""].index.tolist()
         if len(significant):
             lines.append(
                 "Groups with a significant KP-adjusted BMP test (5 %): "
@@ -232,6 +238,11 @@ def headline(
             )
         else:
             lines.append("No group's CAAR is significant under the KP-adjusted BMP test at 5 %.")
+        if untested:
+            lines.append(
+                f"Groups with fewer than {result.parameters.get('min_group')} usable assets get "
+                f"no cross-sectional test: {', '.join(untested)}."
+            )
     if len(gone):
         grouped: dict[tuple[str, str], list[str]] = {}
         for asset, row in gone.iterrows():
@@ -253,6 +264,13 @@ def headline(
                 "shock is not measured in this run."
             )
     return " ".join(lines)
+
+
+def format_p(p: float) -> str:
+    """``= 0.0123`` or ``< 0.0001``: a p-value is never printed as 0."""
+    if not np.isfinite(p):
+        return "n/a"
+    return "< 0.0001" if p < 1e-4 else f"= {p:.2g}"
 
 
 def _empty_groups(ctx: RunContext, selection: Selection, result: EventStudyResult) -> list[str]:
