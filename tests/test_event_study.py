@@ -566,3 +566,41 @@ def test_estimation_window_never_contains_day_0() -> None:
     beta = np.polyfit(x, y, 1)[0]
     fitted = res.dataset["params"].sel(event="e", asset="A03", param="beta_market")
     assert float(fitted) == pytest.approx(beta, rel=1e-9)
+
+
+def _holm(p: np.ndarray) -> np.ndarray:
+    """Holm (1979) step-down adjustment, by hand."""
+    order = np.argsort(p)
+    m = p.size
+    stepped = np.maximum.accumulate((m - np.arange(m)) * p[order])
+    out = np.empty(m)
+    out[order] = np.minimum(stepped, 1.0)
+    return out
+
+
+def _bh(p: np.ndarray) -> np.ndarray:
+    """Benjamini-Hochberg (1995) step-up adjustment, by hand."""
+    order = np.argsort(p)
+    m = p.size
+    scaled = p[order] * m / np.arange(1, m + 1)
+    out = np.empty(m)
+    out[order] = np.minimum(np.minimum.accumulate(scaled[::-1])[::-1], 1.0)
+    return out
+
+
+def test_adjusted_p_values_match_holm_and_bh_by_hand() -> None:
+    panel = _panel(missing=True)
+    day = pd.DatetimeIndex(panel["time"].values)[EVENT_AT]
+    res = event_study(panel, {"e": day}, market="MKT", estimation=EST, gap=GAP, window=WIN)
+    ds = res.dataset.sel(event="e", horizon="AR(+0)")
+    raw = ds["asset_p"].values
+    finite = np.isfinite(raw)
+    assert finite.sum() >= 10
+    np.testing.assert_allclose(ds["asset_p_holm"].values[finite], _holm(raw[finite]), rtol=1e-12)
+    np.testing.assert_allclose(ds["asset_p_bh"].values[finite], _bh(raw[finite]), rtol=1e-12)
+    assert np.isnan(ds["asset_p_holm"].values[~finite]).all()  # not members of the family
+    groups = ds["test_p_value"].sel(test="kp_bmp").values
+    tested = np.isfinite(groups)
+    holm = ds["test_p_holm"].sel(test="kp_bmp").values
+    np.testing.assert_allclose(holm[tested], _holm(groups[tested]), rtol=1e-12)
+    assert (ds["asset_p_holm"].values[finite] >= raw[finite]).all()

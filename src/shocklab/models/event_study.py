@@ -684,6 +684,16 @@ def event_study(
             "bhar": ((*eia, "horizon"), bhar, {"description": "prod(1+R) - prod(1+E[R])"}),
             "asset_t": ((*eia, "horizon"), asset_t),
             "asset_p": ((*eia, "horizon"), asset_p),
+            "asset_p_holm": (
+                (*eia, "horizon"),
+                adjust_p(asset_p, axis=1, method="holm"),
+                {"description": "Holm, family: the assets of one event, horizon"},
+            ),
+            "asset_p_bh": (
+                (*eia, "horizon"),
+                adjust_p(asset_p, axis=1, method="fdr_bh"),
+                {"description": "Benjamini-Hochberg, family: the assets of one event, horizon"},
+            ),
             "sigma": (eia, sigma, {"description": "residual sd, estimation window"}),
             "n_estimation": (eia, nobs),
             "dof": (eia, dof),
@@ -703,6 +713,18 @@ def event_study(
             ),
             "test_statistic": (("event", "group", "horizon", "test"), stat),
             "test_p_value": (("event", "group", "horizon", "test"), pval),
+            "test_p_holm": (
+                ("event", "group", "horizon", "test"),
+                adjust_p(pval, axis=1, method="holm"),
+                {"description": "Holm, family: the groups of one event, horizon, test"},
+            ),
+            "test_p_bh": (
+                ("event", "group", "horizon", "test"),
+                adjust_p(pval, axis=1, method="fdr_bh"),
+                {
+                    "description": "Benjamini-Hochberg, family: the groups of one event, horizon, test"
+                },
+            ),
         },
         coords={
             "event": event_ids,
@@ -748,6 +770,23 @@ def event_study(
         "methods": "docs/methods/event_study.md",
     }
     return EventStudyResult(ds, parameters)
+
+
+def adjust_p(p: np.ndarray, axis: int, method: Literal["holm", "fdr_bh"] = "holm") -> np.ndarray:
+    """Multiple-testing adjusted p-values along ``axis`` (one family per position of the other
+    axes), with statsmodels' ``multipletests``: ``holm`` (family-wise error, Holm 1979) or
+    ``fdr_bh`` (false discovery rate, Benjamini & Hochberg 1995). NaN p-values are not members
+    of the family and stay NaN."""
+    from statsmodels.stats.multitest import multipletests
+
+    moved = np.moveaxis(np.asarray(p, dtype=float), axis, -1)
+    flat = np.ascontiguousarray(moved).reshape(-1, moved.shape[-1])
+    out = np.full_like(flat, np.nan)
+    for row, pv in enumerate(flat):
+        finite = np.isfinite(pv)
+        if finite.any():
+            out[row, finite] = multipletests(pv[finite], method=method)[1]
+    return np.moveaxis(out.reshape(moved.shape), -1, axis)
 
 
 def _event_times(index: pd.DatetimeIndex, pos: np.ndarray) -> np.ndarray:

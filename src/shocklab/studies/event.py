@@ -156,6 +156,7 @@ def group_table(result: EventStudyResult, horizon: str = "AR(+0)") -> pd.DataFra
             "CAAR %": ds["caar"].values * 100,
             "KP-BMP t": ds["test_statistic"].sel(test="kp_bmp").values,
             "KP-BMP p": ds["test_p_value"].sel(test="kp_bmp").values,
+            "KP-BMP p Holm": ds["test_p_holm"].sel(test="kp_bmp").values,
             "GRANK p": ds["test_p_value"].sel(test="grank").values,
             "Brown-Warner p": ds["test_p_value"].sel(test="brown_warner").values,
             "r-bar": ds["r_bar"].values,
@@ -176,6 +177,8 @@ def asset_table(result: EventStudyResult, horizon: str = "AR(+0)") -> pd.DataFra
             "CAR %": ds["car"].values * 100,
             "t": ds["asset_t"].values,
             "p": ds["asset_p"].values,
+            "p Holm": ds["asset_p_holm"].values,
+            "p BH": ds["asset_p_bh"].values,
             "status": ds["status"].values,
         },
         index=pd.Index(ds["asset"].values, name="asset"),
@@ -223,21 +226,30 @@ def headline(
     else:
         worst = losses.head(3)
         parts = ", ".join(
-            f"{a} {row['CAR %']:+.1f} % (p {format_p(row['p'])})" for a, row in worst.iterrows()
+            f"{a} {row['CAR %']:+.1f} % (Holm p {format_p(row['p Holm'])})"
+            for a, row in worst.iterrows()
         )
-        lines.append(f"the largest abnormal losses (of {len(assets)} usable assets) are {parts}.")
+        lines.append(
+            f"the largest abnormal losses, selected from {len(assets)} usable assets, are "
+            f"{parts} (p-values Holm-adjusted across those {len(assets)} assets)."
+        )
     if not assets.empty:
         groups = group_table(result, horizon)
-        significant = groups[(groups["KP-BMP p"] < 0.05) & (groups.index != "all")]
+        tested = groups[groups["KP-BMP p"].notna()]
+        significant = tested[(tested["KP-BMP p Holm"] < 0.05) & (tested.index != "all")]
         untested = groups[groups["note"] != ""].index.tolist()
         if len(significant):
             lines.append(
-                "Groups with a significant KP-adjusted BMP test (5 %): "
+                f"Groups with a significant KP-adjusted BMP test (5 %, Holm-adjusted across the "
+                f"{len(tested)} tested groups): "
                 + ", ".join(f"{g} (CAAR {r['CAAR %']:+.1f} %)" for g, r in significant.iterrows())
                 + "."
             )
         else:
-            lines.append("No group's CAAR is significant under the KP-adjusted BMP test at 5 %.")
+            lines.append(
+                "No group's CAAR is significant under the KP-adjusted BMP test at 5 % "
+                f"(Holm-adjusted across the {len(tested)} tested groups)."
+            )
         if untested:
             lines.append(
                 f"Groups with fewer than {result.parameters.get('min_group')} usable assets get "
