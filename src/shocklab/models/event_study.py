@@ -107,6 +107,7 @@ def _event_table(events: EventsLike) -> pd.DataFrame:
             {"event_id": list(events), "date": list(events.values()), "asset": None}
         )
     else:
+        _utc_naive(events, str(events))  # a malformed date: an error naming it, not pandas'
         stamp = pd.Timestamp(events)
         label = stamp.strftime("%Y-%m-%d") if stamp == stamp.normalize() else stamp.isoformat()
         table = pd.DataFrame({"event_id": [label], "date": [events], "asset": [None]})
@@ -774,18 +775,31 @@ def event_study(
 
 def adjust_p(p: np.ndarray, axis: int, method: Literal["holm", "fdr_bh"] = "holm") -> np.ndarray:
     """Multiple-testing adjusted p-values along ``axis`` (one family per position of the other
-    axes), with statsmodels' ``multipletests``: ``holm`` (family-wise error, Holm 1979) or
-    ``fdr_bh`` (false discovery rate, Benjamini & Hochberg 1995). NaN p-values are not members
-    of the family and stay NaN."""
-    from statsmodels.stats.multitest import multipletests
+    axes): ``holm`` (family-wise error, Holm 1979: step-down ``(m - i + 1) p_(i)``, running
+    maximum) or ``fdr_bh`` (false discovery rate, Benjamini & Hochberg 1995: step-up
+    ``m p_(i) / i``, running minimum from the largest), capped at 1. NaN p-values are not
+    members of the family and stay NaN.
 
+    The same numbers as statsmodels' ``multipletests`` (the tests check it), computed for every
+    family at once: ``multipletests`` handles one family per call and its Holm branch runs
+    ``gc.collect()`` on every call (0.16 s each in a notebook's heap; 78 s for the ~1,000
+    families of one study)."""
     moved = np.moveaxis(np.asarray(p, dtype=float), axis, -1)
     flat = np.ascontiguousarray(moved).reshape(-1, moved.shape[-1])
-    out = np.full_like(flat, np.nan)
-    for row, pv in enumerate(flat):
-        finite = np.isfinite(pv)
-        if finite.any():
-            out[row, finite] = multipletests(pv[finite], method=method)[1]
+    order = np.argsort(flat, axis=1, kind="stable")  # NaN last
+    ranked = np.take_along_axis(flat, order, axis=1)
+    m = np.isfinite(flat).sum(axis=1, keepdims=True).astype(float)
+    i = np.arange(1, flat.shape[1] + 1, dtype=float)[None, :]
+    if method not in ("holm", "fdr_bh"):
+        msg = f"method must be 'holm' or 'fdr_bh', not {method!r}"
+        raise ValueError(msg)
+    if method == "holm":
+        adjusted = np.maximum.accumulate((m - i + 1) * ranked, axis=1)  # NaN only at the end
+    else:
+        adjusted = np.fmin.accumulate((ranked * m / i)[:, ::-1], axis=1)[:, ::-1]
+    adjusted = np.where(np.isfinite(ranked), np.minimum(adjusted, 1.0), np.nan)
+    out = np.empty_like(flat)
+    np.put_along_axis(out, order, adjusted, axis=1)
     return np.moveaxis(out.reshape(moved.shape), -1, axis)
 
 
