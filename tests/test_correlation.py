@@ -249,16 +249,23 @@ def test_stretch_rule_by_hand() -> None:
         co.ewma_correlation(*co.pair_returns(_ragged(), ["BTCUSDT"], ["QQQ"]), max_gap=-1)
 
 
+def _joint_pair(
+    x: xr.DataArray, y: xr.DataArray, pair: str
+) -> tuple[pd.Series, pd.Series, np.ndarray]:
+    """One pair's two series, each blanked where the other is missing, and the joint mask."""
+    a = pd.Series(x.sel(pair=pair).values)
+    b = pd.Series(y.sel(pair=pair).values)
+    joint = (a.notna() & b.notna()).to_numpy()
+    return a.where(joint), b.where(joint), joint
+
+
 def test_rolling_ends_at_last_joint_bar_and_skips_long_gaps() -> None:
     r = _ragged()
     x, y = co.pair_returns(r, ["BTCUSDT"], ["QQQ", "NVDA"])
     window, min_periods = 30, 20
     out = co.rolling_correlation(x, y, window, min_periods=min_periods)
     for pair in out["pair"].values:
-        a = pd.Series(x.sel(pair=pair).values)
-        b = pd.Series(y.sel(pair=pair).values)
-        joint = (a.notna() & b.notna()).to_numpy()
-        a, b = a.where(joint), b.where(joint)
+        a, b, joint = _joint_pair(x, y, pair)
         report, _ = _stretches_by_hand(joint, co.MAX_GAP)
         roll_a, roll_b = a.rolling(window, min_periods=min_periods), b.rolling(window, min_periods)
         want = roll_a.corr(b).where(report)
@@ -283,10 +290,7 @@ def test_ewma_ends_at_last_joint_bar_and_restarts_after_long_gaps() -> None:
     lam, min_periods = 0.94, 20
     out = co.ewma_correlation(x, y, lam=lam, min_periods=min_periods)
     for pair in out["pair"].values:
-        a = pd.Series(x.sel(pair=pair).values)
-        b = pd.Series(y.sel(pair=pair).values)
-        joint = (a.notna() & b.notna()).to_numpy()
-        a, b = a.where(joint), b.where(joint)
+        a, b, joint = _joint_pair(x, y, pair)
         report, stretch = _stretches_by_hand(joint, co.MAX_GAP)
         want = np.full(len(a), np.nan)
         beta = np.full(len(a), np.nan)

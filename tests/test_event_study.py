@@ -628,3 +628,9 @@ def test_adjust_p_matches_statsmodels_multipletests_family_by_family() -> None:
                 if finite.any():
                     want = multipletests(family[finite], method=method)[1]
                     np.testing.assert_allclose(got[a, finite, c], want, rtol=1e-12)
+
+
+def test_a_malformed_single_event_date_names_itself() -> None:
+    panel = _panel()
+    with pytest.raises(ValueError, match=r"date '2025-13-45' is not a date or UTC moment"):
+        event_study(panel, "2025-13-45", market="MKT", estimation=EST, gap=GAP, window=WIN)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import warnings
 
 import numpy as np
@@ -276,3 +277,28 @@ def test_missing_days_are_dropped_not_bridged() -> None:
     with pytest.warns(UserWarning, match="longest gap-free stretch"):
         est = liq.var_feedback(frame, maxlags=2, draws=50)
     assert est.extra["nobs"] == 490 - est.extra["lags"]  # days 110..599 less the initial lags
+
+
+def test_truncated_coinglass_gzip_names_the_file_and_the_fix(mirror, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The CoinGlass daily file copied and cut: a DataFileError naming the file and how to get
+    it back, from every reader of it (the catalog's span read, the loader's own symbol read),
+    never a raw EOFError."""
+    from helpers import symlinked_root
+
+    from shocklab.data import DataFileError, open_liquidations
+    from shocklab.data.catalog import DERIVATIVE_FILES, Catalog
+    from shocklab.data.loaders import _open_coinglass
+
+    rel = DERIVATIVE_FILES["liquidations"]
+    root = symlinked_root(mirror, tmp_path, drop=(rel,))
+    blob = (mirror / rel).read_bytes()
+    (root / rel).write_bytes(blob[: len(blob) * 2 // 3])
+    fix = r"Delete it and fetch it again: copy it from the market-data mirror"
+    named = rf"{re.escape(str(root / rel))}: the file is corrupt or truncated \(.*\)\. {fix}"
+    with pytest.raises(DataFileError, match=named):
+        Catalog(root).derivative_spans("liquidations")
+    with pytest.raises(DataFileError, match=named):
+        open_liquidations(["BTC"], "2025-01-01", "2025-01-31", data_dir=root)
+    values = {"long_usd": "liq_long_usd", "short_usd": "liq_short_usd"}
+    with pytest.raises(DataFileError, match=named):  # the loader's own read of the file
+        _open_coinglass(rel, values, ["BTC"], "2025-01-01", "2025-01-31", root, "test")

@@ -10,9 +10,11 @@ import numpy as np
 import pandas as pd
 import pytest
 import xarray as xr
+from helpers import symlinked_root
 
 from shocklab.data import (
     CoverageError,
+    DataFileError,
     NonTradingDayError,
     UnknownSymbolError,
     hourly_panel,
@@ -25,6 +27,7 @@ from shocklab.data import (
     sample_at,
 )
 from shocklab.data.calendar import nyse_session
+from shocklab.data.catalog import Catalog
 
 
 def raw_hourly(mirror: Path, symbol: str) -> pd.Series:
@@ -126,6 +129,59 @@ def test_gap_is_flagged_not_filled(mirror: Path) -> None:
 def test_unknown_symbol_offline_names_fix_and_near_match() -> None:
     with pytest.raises(UnknownSymbolError, match=r"'BTCUSD'.*downloads are off.*BTCUSDT"):
         open_prices("BTCUSD", "2025-01-27", "2025-01-27")
+
+
+def test_unknown_venue_names_the_valid_ones(mirror: Path) -> None:
+    """A misspelt venue was a bare KeyError: 'usdm_mark'."""
+    with pytest.raises(ValueError, match=r"unknown venue 'usdm_mark'") as caught:
+        open_prices("BTCUSDT", "2025-01-27", "2025-01-27", venue="usdm_mark")  # type: ignore[arg-type]
+    assert not isinstance(caught.value, KeyError)
+    message = str(caught.value)
+    assert all(repr(v) in message for v in ("spot", "usdm", "usdm-mark"))
+    assert message.endswith("Did you mean 'usdm-mark'?")
+    with pytest.raises(ValueError, match=r"unknown venue 'perp'; the valid venues are 'spot'"):
+        Catalog(mirror).coverage(["BTCUSDT"], "hourly", pd.Timestamp("2025-01-27"), venue="perp")  # type: ignore[arg-type]
+    from shocklab.data.fetch import fetch_binance_klines
+
+    with pytest.raises(ValueError, match=r"unknown venue 'usdm_mark'"):  # before any request
+        fetch_binance_klines(
+            "BTCUSDT",
+            interval="1h",
+            market="usdm_mark",  # type: ignore[arg-type]
+            start=pd.Timestamp("2025-01-01"),
+            end=pd.Timestamp("2025-01-02"),
+        )
+
+
+def _root_with(mirror: Path, tmp_path: Path, relpath: str, content: bytes) -> Path:
+    """A data root of symlinks to the mirror, with ``relpath`` replaced by ``content``."""
+    root = symlinked_root(mirror, tmp_path, drop=(relpath,))
+    (root / relpath).write_bytes(content)
+    return root
+
+
+def test_cut_file_fails_the_panel_naming_file_and_line(mirror: Path, tmp_path: Path) -> None:
+    """The daily BTCUSDT file cut inside its last close (107146.5 -> 107): the panel used to
+    hold 107.0 for 2025-06-30; now computing it raises, naming the file and the line."""
+    rel = "crypto/binance/spot/1d/BTCUSDT.csv"
+    text = (mirror / rel).read_bytes()
+    assert text.endswith(b",107146.5,9754.12491\n")
+    root = _root_with(mirror, tmp_path, rel, text[: text.rindex(b",107146.5") + 4])
+    ds = open_prices(["ETHUSDT", "BTCUSDT"], "2025-06-01", "2025-06-30", freq="1d", data_dir=root)
+    with pytest.raises(DataFileError, match=r"BTCUSDT\.csv: line 2,005 \(the last\) was cut"):
+        ds["close"].compute()
+
+
+def test_header_only_file_fails_the_panel(mirror: Path, tmp_path: Path) -> None:
+    """A header-only file gave a silently all-NaN column; now an error naming the file."""
+    rel = "equities/us/1d/NVDA.csv"
+    header = (mirror / rel).read_bytes().split(b"\n", 1)[0] + b"\n"
+    root = _root_with(mirror, tmp_path, rel, header)
+    ds = open_prices(["NVDA", "AMD"], "2025-01-02", "2025-01-31", freq="1d", data_dir=root)
+    with pytest.raises(
+        DataFileError, match=r"NVDA\.csv: the file has a header .* but no data rows"
+    ):
+        ds["close"].compute()
 
 
 def test_dates_outside_coverage() -> None:

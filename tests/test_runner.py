@@ -456,3 +456,333 @@ def test_date_outside_all_data_fails_before_any_kernel(
     row = next(r for r in index.split("<tr>") if "adhoc-2030-01-01" in r)
     assert "failed" in row
     assert "no study has data" in row
+
+
+# A stand-in study notebook (no data, a few seconds): it writes results/probe_a.csv, a figure,
+# then does what PROBE_ACTIONS (JSON, keyed by event or event/notebook) says -- "fail" (a cell
+# raises), "kill-kernel" (its kernel gets SIGKILL, as from the out-of-memory killer) or
+# "kill-worker" (the process running papermill gets SIGKILL; batch workers only) -- and, if
+# still running, writes results/probe_b.csv.
+_PROBE = """# ---
+# jupyter:
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% tags=["parameters"]
+event = ""
+data_dir = ""
+output_dir = ""
+scheduler = ""
+non_trading = "next"
+
+# %%
+import json
+import os
+import signal
+
+import matplotlib.pyplot as plt
+import pandas as pd
+
+from shocklab.studies.run import output_folder, save_table, show_figure
+
+out = output_folder(output_dir)
+actions = json.loads(os.environ.get("PROBE_ACTIONS", "{}"))
+action = actions.get(event + "/NAME", actions.get(event, "ok"))
+save_table(pd.DataFrame({"output_dir": [output_dir]}), out, "probe_a")
+
+# %%
+fig, ax = plt.subplots(figsize=(3, 2))
+ax.plot([0, 1], [1, 0])
+show_figure(fig, out, "probe_NAME")
+
+# %%
+if action == "fail":
+    raise RuntimeError("probe failure")
+if action == "kill-kernel":
+    os.kill(os.getpid(), signal.SIGKILL)
+if action == "kill-worker":
+    os.kill(os.getppid(), signal.SIGKILL)
+    os.kill(os.getpid(), signal.SIGKILL)
+save_table(pd.DataFrame({"x": [1]}), out, "probe_b")
+"""
+
+
+def _probe_notebooks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *names: str, **actions: str
+) -> Path:
+    """A notebooks folder of probe notebooks (SHOCKLAB_NOTEBOOKS_DIR) and their actions."""
+    folder = tmp_path / "notebooks"
+    folder.mkdir()
+    for name in names:
+        (folder / f"{name}.py").write_text(_PROBE.replace("NAME", name))
+    monkeypatch.setenv("SHOCKLAB_NOTEBOOKS_DIR", str(folder))
+    monkeypatch.setenv("PROBE_ACTIONS", json.dumps(actions))
+    return folder
+
+
+def _files(folder: Path) -> dict[str, bytes]:
+    return {
+        p.relative_to(folder).as_posix(): p.read_bytes() for p in folder.rglob("*") if p.is_file()
+    }
+
+
+def test_failed_rerun_keeps_the_good_run_and_writes_beside_it(
+    build: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    _probe_notebooks(tmp_path, monkeypatch, "10_probe")
+    runs = tmp_path / "build" / "runs"
+    good = run_event("2024-04-15")
+    assert good.status == "ok", good.error
+    out = runs / "adhoc-2024-04-15"
+    assert Path(good.output) == out
+    before = _files(out)
+    assert set(json.loads(before["summary.json"])["results"]) == {
+        "results/probe_a.csv",
+        "results/probe_b.csv",
+    }
+
+    monkeypatch.setenv("PROBE_ACTIONS", json.dumps({"2024-04-15": "fail"}))
+    failed = run_event("2024-04-15")
+    assert failed.status == "failed"
+    assert "RuntimeError: probe failure" in failed.error
+    assert _files(out) == before  # the previous good run, untouched
+    beside = runs / "adhoc-2024-04-15.failed"
+    assert Path(failed.output) == beside
+    summary = json.loads((beside / "summary.json").read_text())
+    assert summary["status"] == "failed"
+    assert summary["parameters"]["output_dir"] == "runs/adhoc-2024-04-15.failed"
+    assert set(summary["results"]) == {"results/probe_a.csv"}  # only what this run wrote
+    assert "probe failure" in (beside / "10_probe.ipynb").read_text()  # traceback kept
+    assert "probe failure" in (beside / "report.html").read_text()
+
+    # the notebooks wrote into a temporary folder beside the final one ...
+    wrote_to = Path(pd.read_csv(out / "results" / "probe_a.csv")["output_dir"][0])
+    assert wrote_to.parent == runs.resolve()
+    assert re.fullmatch(r"\.adhoc-2024-04-15\.tmp-\d+", wrote_to.name)
+    # ... and the executed notebooks name the final folder, where their files now are
+    assert f'output_dir = "{out.resolve()}"' in _injected(out / "10_probe.ipynb")
+    assert wrote_to.name not in (out / "10_probe.ipynb").read_text()
+    assert f'output_dir = "{beside.resolve()}"' in _injected(beside / "10_probe.ipynb")
+    assert [p.name for p in runs.iterdir() if p.name.startswith(".")] == []  # nothing left
+
+    # index.html lists the failed rerun without hiding the good run
+    (beside / "older-attempt.txt").write_text("replaced by the next failed run")
+    capsys.readouterr()
+    assert main(["run", "--event", "2024-04-15"]) == 1
+    printed = capsys.readouterr()
+    assert "probe failure" in printed.err
+    assert f"report: {beside}/report.html" in printed.out
+    assert f"previous good run kept: {out}" in printed.out
+    assert not (beside / "older-attempt.txt").exists()  # an older .failed is replaced
+    assert _files(out) == before
+    index = write_index([]).read_text()
+    rows = [r for r in index.split("<tr>") if "adhoc-2024-04-15" in r]
+    assert len(rows) == 2
+    assert "href='adhoc-2024-04-15/report.html'" in rows[0]
+    assert "class='ok'" in rows[0]
+    assert "href='adhoc-2024-04-15.failed/report.html'" in rows[1]
+    assert "class='failed'" in rows[1]
+    assert "probe failure" in rows[1]
+    assert "previous adhoc-2024-04-15 run above is kept" in rows[1]
+
+    # the report of the moved run renders (its figure is embedded, no link to the old folder)
+    attrs = _rendered(out / "report.html", tmp_path / "profile")
+    assert attrs["data-images"] == attrs["data-images-rendered"] == "1"
+
+    # a good rerun replaces the good run; the failed attempt no longer describes the event
+    monkeypatch.setenv("PROBE_ACTIONS", "{}")
+    assert run_event("2024-04-15").status == "ok"
+    assert not beside.exists()
+    assert (
+        json.loads((out / "summary.json").read_text())["results"]
+        == json.loads(before["summary.json"])["results"]
+    )
+
+
+def test_a_dead_kernel_fails_its_notebook_and_the_run_goes_on(
+    build: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A kernel killed by the system (out of memory: SIGKILL) is that notebook's failure, with
+    its reason; the next notebook still runs and the run ends failed, kept in <id>.failed/."""
+    _probe_notebooks(
+        tmp_path, monkeypatch, "10_probe", "20_probe", **{"2024-04-15/10_probe": "kill-kernel"}
+    )
+    record = run_event("2024-04-15")
+    assert record.status == "failed"
+    reason = record.notebooks["10_probe"]
+    assert reason.startswith("failed: kernel died: ")
+    assert "SIGKILL" in reason
+    assert "out-of-memory" in reason
+    assert record.notebooks["20_probe"] == "ok"
+    assert record.error == f"10_probe: {reason.removeprefix('failed: ')}"
+    out = Path(record.output)
+    assert out.name == "adhoc-2024-04-15.failed"
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["error"] == record.error
+    assert summary["notebooks"]["10_probe"] == reason
+    assert "results/probe_a.csv" in summary["results"]
+    assert (out / "10_probe.ipynb").is_file()  # its outputs up to the dead cell
+    assert "kernel died" in (out / "report.html").read_text()
+
+
+def test_batch_survives_a_dead_kernel_and_a_dead_worker(
+    build: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _probe_notebooks(
+        tmp_path,
+        monkeypatch,
+        "10_probe",
+        **{"2024-04-15": "kill-kernel", "2024-04-16": "kill-worker"},
+    )
+    records = run_batch(["2024-04-15", "2024-04-16", "2024-04-17"], workers=2, progress=False)
+    by_id = {r.event_id: r for r in records}
+    assert [r.event for r in records] == ["2024-04-15", "2024-04-16", "2024-04-17"]
+    assert by_id["adhoc-2024-04-15"].status == "failed"
+    assert "kernel died" in by_id["adhoc-2024-04-15"].error
+    assert by_id["adhoc-2024-04-16"].status == "failed"
+    assert by_id["adhoc-2024-04-16"].error.startswith("worker process died")
+    assert "killed by SIGKILL" in by_id["adhoc-2024-04-16"].error
+    assert by_id["adhoc-2024-04-17"].status == "ok", by_id["adhoc-2024-04-17"].error
+    runs = tmp_path / "build" / "runs"
+    assert [p.name for p in runs.iterdir() if p.name.startswith(".")] == []  # no leftovers
+    index = (runs / "index.html").read_text()
+    row = {i: next(r for r in index.split("<tr>") if i in r) for i in by_id}
+    assert "kernel died" in row["adhoc-2024-04-15"]
+    assert "worker process died" in row["adhoc-2024-04-16"]
+    assert "class='ok'" in row["adhoc-2024-04-17"]
+
+
+def test_credentials_in_parameters_are_refused(
+    build: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    refused = [
+        "tcp://user:s3cr3t@10.0.0.5:8786",
+        "tcp://10.0.0.5:8786?token=abc",
+        "tls://scheduler.example.org:8786?api_key=abc",
+        "tcp://host:8786?Password=x",
+        "user:s3cr3t@10.0.0.5:8786",
+        "10.0.0.5:8786?access_token=abc",
+        "https://bucket.example.org/data?X-Amz-Signature=abc",
+        "s3://AKIAIOSFODNN7EXAMPLE:wJalr@bucket/market-data",
+        "https://example.org/data#key=abc",
+        "ghp_" + "A1b2" * 9,
+        "sk-" + "a" * 40,
+        "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+    ]
+    for value in refused:
+        with pytest.raises(ValueError, match="looks like a secret") as info:
+            check_parameters({"scheduler": value})
+        assert "DASK_DISTRIBUTED__COMM__TLS__CLIENT__KEY" in str(info.value)
+        assert value not in str(info.value)  # the message never repeats the credential
+    with pytest.raises(ValueError, match="looks like a secret"):
+        check_parameters({"data_dir": "s3://me:pw@bucket/market-data"})
+    accepted = {
+        "scheduler": "tcp://10.0.0.5:8786",
+        "data_dir": "/work/shared/market-data",
+        "output_dir": str(tmp_path / "build" / "runs" / ".adhoc-20240802T2100Z.tmp-4242"),
+        "event": "2024-08-02T21:00Z",
+        "non_trading": "next",
+        "a": "tls://scheduler.example.org:8786",
+        "b": "local",
+        "c": "",
+        "d": "/data/sk-learn-benchmarks-v2/market-data",
+        "e": "/cache/9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08/data",
+        "f": "an-unusually-long-registry-event-name-2024-01-11",
+        "g": "file:///work/shared/market-data",
+        "h": "http://127.0.0.1:9/data?symbol=BTCUSDT&interval=1d",
+    }
+    assert check_parameters(accepted) == accepted
+    # the CLI and the batch refuse before anything is written or started
+    assert main(["run", "--event", "2024-04-15", "--scheduler", "tcp://u:s3cr3t@h:8786"]) == 2
+    err = capsys.readouterr().err
+    assert "looks like a secret" in err
+    assert "DASK_DISTRIBUTED__" in err
+    assert "s3cr3t" not in err
+    with pytest.raises(ValueError, match="looks like a secret"):
+        run_batch(["2024-04-15"], scheduler="tcp://10.0.0.5:8786?token=abc", progress=False)
+    assert not (tmp_path / "build" / "runs").exists()
+
+
+def test_a_kernel_that_dies_while_starting_is_started_once_more(
+    build: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two kernels started at once can pick the same port (jupyter_client#154): the kernel
+    dies before running any cell. It gets one more start; dying again, the notebook fails
+    with the reason instead of an exception escaping the run."""
+    _probe_notebooks(tmp_path, monkeypatch, "10_probe")
+    startup = tmp_path / "ipython" / "profile_default" / "startup"
+    startup.mkdir(parents=True)
+    monkeypatch.setenv("IPYTHONDIR", str(tmp_path / "ipython"))
+    starts = tmp_path / "starts.txt"
+    monkeypatch.setenv("PROBE_STARTS", str(starts))
+    # a startup file that kills the kernel the first DEATHS times it starts
+    (startup / "00-die.py").write_text(
+        "import os, signal\n"
+        "with open(os.environ['PROBE_STARTS'], 'a') as f:\n"
+        "    f.write('start\\n')\n"
+        "if len(open(os.environ['PROBE_STARTS']).read().split()) <= int(os.environ['DEATHS']):\n"
+        "    os.kill(os.getpid(), signal.SIGKILL)\n"
+    )
+    monkeypatch.setenv("DEATHS", "1")
+    record = run_event("2024-04-15")
+    assert record.status == "ok", record.error
+    assert starts.read_text().split() == ["start", "start"]
+
+    starts.unlink()
+    monkeypatch.setenv("DEATHS", "2")
+    record = run_event("2024-04-15")
+    assert record.status == "failed"
+    assert record.notebooks["10_probe"] == (
+        "failed: kernel died: the Python kernel was killed by SIGKILL (the out-of-memory killer "
+        "sends it) while starting, twice"
+    )
+    assert starts.read_text().split() == ["start", "start"]
+
+
+def test_an_unexpected_error_is_that_notebooks_failure_and_kept(
+    build: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An error the runner does not expect while running a notebook (here raised in place of
+    papermill) fails that notebook with its reason; the run's output is kept in <id>.failed/
+    instead of being lost with a traceback."""
+    from shocklab import runner
+
+    _probe_notebooks(tmp_path, monkeypatch, "10_probe")
+
+    def broken(*args: object, **kwargs: object) -> str:
+        raise RuntimeError("nbclient broke")
+
+    monkeypatch.setattr(runner, "_run_notebook", broken)
+    record = run_event("2024-04-15")
+    assert record.status == "failed"
+    assert record.notebooks["10_probe"] == "failed: RuntimeError: nbclient broke"
+    out = Path(record.output)
+    assert out.name == "adhoc-2024-04-15.failed"
+    assert json.loads((out / "summary.json").read_text())["status"] == "failed"
+    assert "nbclient broke" in (out / "report.html").read_text()
+
+
+def test_a_run_set_aside_by_a_killed_process_is_restored_not_deleted(tmp_path: Path) -> None:
+    """A process killed between the two renames that replace a run leaves the previous run
+    only in .<id>.old-<pid>: the next run renames it back; scratch folders are removed."""
+    from shocklab.runner import clear_scratch
+
+    ended = subprocess.Popen(["true"])  # a process that has ended: no process has its pid
+    ended.wait()
+    dead = ended.pid
+    runs = tmp_path / "runs"
+    (runs / f".ev.old-{dead}").mkdir(parents=True)
+    (runs / f".ev.old-{dead}" / "summary.json").write_text("the good run")
+    (runs / f".ev.tmp-{dead}").mkdir()
+    (runs / "ev.failed").mkdir()
+    (runs / f".ev.failed.old-{dead}").mkdir()  # its home exists: an old copy, removed
+    (runs / f".other.old-{dead}").mkdir()  # another event's: left alone
+    clear_scratch(runs, "ev")
+    assert (runs / "ev" / "summary.json").read_text() == "the good run"
+    assert sorted(p.name for p in runs.iterdir()) == [f".other.old-{dead}", "ev", "ev.failed"]

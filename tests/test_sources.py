@@ -64,15 +64,90 @@ def test_truncated_gzip_is_a_clear_error(tmp_path: Path) -> None:
 
 
 def test_truncated_last_line_with_partial_stamp(tmp_path: Path) -> None:
-    with pytest.raises(DataFileError, match=r"row 3 .*truncated"):
+    with pytest.raises(DataFileError, match=r"X\.csv: line 5 \(the last\) was cut mid-row"):
         read_bars(write(tmp_path, GOOD + "2025-01-27T0"))
 
 
-def test_truncated_last_line_with_partial_prices_is_flagged(tmp_path: Path) -> None:
-    with pytest.warns(DataQualityWarning, match=r"1 row\(s\) with NaN/zero/negative"):
-        frame = read_bars(write(tmp_path, GOOD + "2025-01-27T03:00:00Z,102,104"))
-    assert np.isnan(frame["close"].iloc[-1])
-    assert frame["close"].notna().sum() == 3  # nothing else lost
+def test_truncated_last_line_with_partial_prices_is_an_error(tmp_path: Path) -> None:
+    """A last line short of fields is never padded with NaN and kept: the file is cut."""
+    with pytest.raises(DataFileError, match=r"line 5 \(the last\) was cut mid-row \(3 of 6"):
+        read_bars(write(tmp_path, GOOD + "2025-01-27T03:00:00Z,102,104"))
+
+
+def _cut_copy(mirror: Path, relpath: str, tmp_path: Path, keep: int) -> tuple[Path, int, str]:
+    """A copy of a mirror file (gzip stays gzip) whose last line keeps its first ``keep`` bytes,
+    with no line end after them: a download or copy that stopped mid-row. Returns the copy, the
+    cut line's number and the true last line."""
+    source = mirror / relpath
+    gz = source.suffix == ".gz"
+    text = (gzip.decompress(source.read_bytes()) if gz else source.read_bytes()).decode()
+    lines = text.rstrip("\n").split("\n")
+    cut = "\n".join([*lines[:-1], lines[-1][:keep]]).encode()
+    path = tmp_path / source.name
+    path.write_bytes(gzip.compress(cut) if gz else cut)
+    return path, len(lines), lines[-1]
+
+
+@pytest.mark.parametrize(
+    "relpath", ["crypto/binance/spot/1d/BTCUSDT.csv", "crypto/binance/spot/1h/BTCUSDT.csv.gz"]
+)
+def test_real_file_cut_inside_the_last_close_is_an_error(
+    mirror: Path, tmp_path: Path, relpath: str
+) -> None:
+    """Cut three digits into the last close (107146.5 -> 107): today's tolerant fallback read
+    that bar's close as 107.0 and accepted it. Now: an error naming the file and the line."""
+    true_last = (gzip.decompress if relpath.endswith(".gz") else bytes)(
+        (mirror / relpath).read_bytes()
+    )
+    last = true_last.decode().rstrip("\n").rsplit("\n", 1)[1]
+    close_at = last.rindex(",", 0, last.rindex(",")) + 1  # start of the close field
+    path, line, _ = _cut_copy(mirror, relpath, tmp_path, keep=close_at + 3)
+    with pytest.raises(DataFileError) as caught:
+        read_bars(path)
+    message = str(caught.value)
+    assert str(path) in message
+    # plain text also lacks its line end; in gzip the stream is whole, the row is not
+    assert f"line {line:,} (the last) was cut mid-row (5 of 6 fields" in message
+    assert f"{last[: close_at + 3]!r}" in message
+    assert "fetch it again" in message
+
+
+def test_cut_inside_the_last_field_of_a_close_only_file_is_an_error(
+    mirror: Path, tmp_path: Path
+) -> None:
+    """A close-only file cut inside its last close has every field: the missing line end is
+    what shows the cut (4.19299984 -> 4.19 would otherwise be read as a yield)."""
+    path, line, true_last = _cut_copy(
+        mirror, "macro/1d/IRX.csv", tmp_path, keep=len("2025-02-28,4.19")
+    )
+    assert true_last == "2025-02-28,4.19299984"
+    with pytest.raises(
+        DataFileError, match=rf"IRX\.csv: line {line:,} .*cut mid-row \(no line end"
+    ):
+        read_bars(path, positive=False)
+
+
+def test_short_row_inside_the_file_is_an_error(tmp_path: Path) -> None:
+    """A row short of fields anywhere (e.g. a cut file with rows appended) names its line."""
+    text = GOOD.replace("100.5,102,100,101,11", "100.5,102,100,101")
+    with pytest.raises(DataFileError, match=r"line 3 has 5 of 6 fields"):
+        read_bars(write(tmp_path, text))
+
+
+@pytest.mark.parametrize(
+    ("text", "what"),
+    [
+        ("", "is empty"),
+        ("time,open,high,low,close,volume\n", "has a header .* but no data rows"),
+        ("date,close\n\n\n", "has a header .* but no data rows"),
+    ],
+)
+def test_empty_and_header_only_files_are_errors(tmp_path: Path, text: str, what: str) -> None:
+    path = write(tmp_path, text, "NVDA.csv")
+    with pytest.raises(DataFileError, match=rf"NVDA\.csv: the file {what}"):
+        read_bars(path)
+    with pytest.raises(DataFileError, match=rf"NVDA\.csv: the file {what}"):
+        read_fred_csv(path)  # every reader goes through the same check
 
 
 def test_exact_duplicates_dropped_and_reported(tmp_path: Path) -> None:
@@ -202,3 +277,93 @@ def test_unsorted_duplicate_and_zero_price_are_repaired(tmp_path: Path) -> None:
     assert frame.loc["2025-01-27T01:00", ["open", "high", "low", "close"]].isna().all()
     assert frame.loc["2025-01-27T01:00", "volume"] == 11  # volume is not a price
     assert frame.loc["2025-01-27T02:00", "close"] == 102
+
+
+def _walk(n: int = 60, seed: int = 3) -> pd.DataFrame:
+    """Hourly OHLC bars of a random walk around 100 (high/low bracket open and close)."""
+    rng = np.random.default_rng(seed)
+    close = 100 * np.exp(np.cumsum(rng.normal(0, 0.004, n)))
+    open_ = np.concatenate([[100.0], close[:-1]])
+    spread = np.abs(rng.normal(0, 0.002, n)) * close
+    return pd.DataFrame(
+        {
+            "open": open_,
+            "high": np.maximum(open_, close) + spread,
+            "low": np.minimum(open_, close) - spread,
+            "close": close,
+            "volume": rng.uniform(1, 10, n),
+        },
+        index=pd.date_range("2025-01-27", periods=n, freq="1h", name="time"),
+    ).round(4)
+
+
+def _to_csv(frame: pd.DataFrame, path: Path) -> Path:
+    out = frame.copy()
+    out.index = pd.DatetimeIndex(out.index).strftime("%Y-%m-%dT%H:%M:%SZ")
+    out.to_csv(path, index_label="time")
+    return path
+
+
+def test_implausible_bars_are_flagged_with_their_rows_and_kept(tmp_path: Path) -> None:
+    bars = _walk()
+    t = bars.index
+    bars.loc[t[10], ["high", "low"]] = bars.loc[t[10], ["low", "high"]].to_numpy()  # high < low
+    bars.loc[t[20], "close"] = bars.loc[t[20], "high"] * 1.01  # close above the high
+    bars.loc[t[21], "open"] = bars.loc[t[21], "low"] * 0.99  # open below the low
+    bars.loc[t[30], ["high", "close"]] = 1e12  # a consistent bar, but an isolated jump
+    bars.loc[t[40:], ["open", "high", "low", "close"]] *= 0.5  # a level shift: no flag
+    bars.loc[t[-1], ["high", "close"]] = 1e12  # the last bar: nothing to come back from
+    path = _to_csv(bars, tmp_path / "X.csv")
+    with pytest.warns(DataQualityWarning) as caught:
+        frame = read_bars(path)
+    assert len(caught) == 1  # one warning per file, naming every flagged row
+    message = str(caught[0].message)
+    assert message.startswith(f"{path}: ")
+    notes = frame.attrs["quality_notes"]
+    assert notes == [
+        "1 bar(s) with high < low, values kept: 2025-01-27 10:00",
+        (
+            "2 bar(s) with the open or close outside [low, high], values kept: "
+            "2025-01-27 20:00, 2025-01-27 21:00"
+        ),
+        (
+            "1 isolated jump(s) of the close (over 50 robust scales away and straight back), "
+            "values kept: 2025-01-28 06:00 (close 1e+12)"
+        ),
+    ]
+    assert all(note in message for note in notes)
+    # flagged, not altered: the frame holds the file's numbers
+    bars.index = bars.index.as_unit("ns")
+    pd.testing.assert_frame_equal(frame, bars, check_freq=False)
+
+
+def test_a_close_of_1e12_in_the_real_btc_file_is_flagged(mirror: Path, tmp_path: Path) -> None:
+    """The real hourly BTCUSDT file with one bar's high and close set to 1e12 (the bar stays
+    consistent: only the jump rule can see it)."""
+    text = gzip.decompress((mirror / "crypto/binance/spot/1h/BTCUSDT.csv.gz").read_bytes())
+    row = b"2025-01-27T07:00:00Z,98956.31,99415.92,97777.77,99048.02,4179.21805"
+    assert row in text
+    path = tmp_path / "BTCUSDT.csv.gz"
+    path.write_bytes(
+        gzip.compress(
+            text.replace(row, b"2025-01-27T07:00:00Z,98956.31,1e12,97777.77,1e12,4179.21805")
+        )
+    )
+    with pytest.warns(
+        DataQualityWarning, match=r"isolated jump.*2025-01-27 07:00 \(close 1e\+12\)"
+    ):
+        frame = read_bars(path)
+    assert frame.loc["2025-01-27T07:00", "close"] == 1e12  # kept
+    assert len(frame.attrs["quality_notes"]) == 1
+
+
+@pytest.mark.parametrize(
+    "folder", ["crypto/binance/spot/1h", "crypto/binance/spot/1d", "equities/us/1d"]
+)
+def test_real_mirror_files_raise_no_flags(mirror: Path, folder: str) -> None:
+    """Every spot hourly/daily and US daily equity file of the mirror reads without a repair or
+    a flag (warnings are errors here): the thresholds do not fire on real moves."""
+    files = sorted((mirror / folder).glob("*.csv*"))
+    assert len(files) >= 20
+    for path in files:
+        assert read_bars(path).attrs["quality_notes"] == [], path

@@ -1,7 +1,8 @@
 """Run the notebook library for an event with papermill; batches over events; HTML reports.
 
 ``run_event("deepseek-2025-01-27")`` (or any ISO date) executes every ``notebooks/NN_*.py``
-(jupytext percent scripts, converted in memory) into ``build/runs/<event id>/``, then writes:
+(jupytext percent scripts, converted in memory) into a temporary folder beside its final one
+(``build/runs/.<event id>.tmp-<pid>/``), then writes:
 
 - ``<notebook>.ipynb`` -- the executed notebooks (kept when a cell fails);
 - ``figures/*.png`` and ``results/*.nc|csv`` -- written by the notebooks;
@@ -9,9 +10,13 @@
   the SHA-256 of every result file (no timestamps: reruns give identical files);
 - ``report.html`` -- the executed notebooks as one offline web page (inputs hidden).
 
+A run that ends ``ok`` or ``partial`` then replaces ``build/runs/<event id>/``; a failed run
+leaves the previous good run untouched and is kept beside it in ``build/runs/<event id>.failed/``.
+
 ``run_batch`` runs several events on ``workers`` processes, sharing one dask cluster (a
 ``LocalCluster`` it starts, or the ``scheduler`` address given), records failures without
-stopping, and writes ``build/runs/index.html``.
+stopping (a notebook kernel or a worker process that dies included), and writes
+``build/runs/index.html``.
 """
 
 from __future__ import annotations
@@ -23,12 +28,18 @@ import json
 import multiprocessing
 import os
 import re
+import shutil
+import signal
+import sys
 import time
-from collections.abc import Iterator, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
+from multiprocessing.connection import Connection
+from multiprocessing.context import SpawnContext
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
 from shocklab.config import LOCAL_CLUSTER, build_root, data_root
 from shocklab.data.calendar import DayZero, NonTradingPolicy, resolve_day0
@@ -40,9 +51,23 @@ from shocklab.studies.run import Readiness
 from shocklab.universe import research_dir
 
 NOTEBOOK_NAME = re.compile(r"^\d\d_[a-z0-9_]+\.py$")
-SECRET_NAME = re.compile(r"(key|token|secret|passw|credential|auth)", re.IGNORECASE)
-SECRET_VALUE = re.compile(r"(^sk-|^ghp_|^xox[bp]-|^AKIA[0-9A-Z]{12}|[A-Za-z0-9+/_-]{32,})")
+SECRET_NAME = re.compile(
+    r"(key|token|secret|passw|pwd|credential|auth|signature|\bsig\b)", re.IGNORECASE
+)
+"""A parameter name, or a query-parameter name inside a value, that holds a credential."""
+KEY_PREFIX = re.compile(
+    r"^(sk-|sk_(live|test)_|gh[pousr]_|github_pat_|glpat-|xox[abprs]-|AIza|(AKIA|ASIA)[0-9A-Z]{12}"
+    r"|eyJ[A-Za-z0-9_-]{8,}\.)"
+)
+"""The published prefixes of API keys and tokens (OpenAI, Stripe, GitHub, GitLab, Slack,
+Google, AWS access keys, JSON web tokens)."""
+LONG_TOKEN = re.compile(r"[A-Za-z0-9+/=_-]{32,}")
+URL_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+BARE_USERINFO = re.compile(r"^[^/?#@\s:]+:[^/?#@\s]*@[^/?#@\s]")  # user:password@host:8786
 BASE_PARAMETERS = ("event", "data_dir", "output_dir", "scheduler", "non_trading")
+FAILED_SUFFIX = ".failed"
+"""A failed run's folder: ``build/runs/<event id>.failed/``, beside the last good run."""
+_SCRATCH = re.compile(r"^\.(?P<name>(?P<id>.+?)(?:\.failed)?)\.(?P<kind>tmp|old)-(?P<pid>\d+)$")
 
 
 @dataclass(frozen=True)
@@ -76,16 +101,68 @@ def notebook_paths(folder: Path | None = None) -> list[Path]:
     return sorted(p for p in folder.glob("*.py") if NOTEBOOK_NAME.match(p.name))
 
 
+def _key_like(text: str) -> bool:
+    """True for a value shaped like an API key or token: a published key prefix, or a run of
+    32+ key characters with letters and digits that is hexadecimal or mixes upper and lower
+    case (a hash, base64), which the hyphenated lower-case words of event ids never are."""
+    if KEY_PREFIX.match(text):
+        return True
+    for run in LONG_TOKEN.findall(text):
+        letters = [c for c in run if c.isalpha()]
+        if not letters or not any(c.isdigit() for c in run):
+            continue
+        hexadecimal = all(c in "0123456789abcdefABCDEF" for c in run)
+        mixed_case = any(c.isupper() for c in letters) and any(c.islower() for c in letters)
+        if hexadecimal or mixed_case:
+            return True
+    return False
+
+
+def _secret_in(value: str) -> str:
+    """What in ``value`` is a credential (empty when nothing is): URL user info, a token-,
+    key-, secret- or password-like query parameter, or a key-like value. Paths and plain
+    addresses (``tcp://10.0.0.5:8786``, ``/data/market-data``) pass."""
+    url = URL_SCHEME.match(value) is not None
+    if url:
+        parts = urlsplit(value)
+        if "@" in parts.netloc:
+            return "user info (user:password@) in the address"
+        query = "&".join(q for q in (parts.query, parts.fragment) if q)
+    else:
+        if BARE_USERINFO.match(value):
+            return "user info (user:password@) in the address"
+        query = value.partition("?")[2]
+    for name, text in parse_qsl(query.replace(";", "&"), keep_blank_values=True):
+        if SECRET_NAME.search(name):
+            return f"query parameter {name!r}"
+        if _key_like(text):
+            return f"a key-like value of query parameter {name!r}"
+    if not url and "/" not in value and _key_like(value):  # a path may hold long names
+        return "a key-like value"
+    return ""
+
+
 def check_parameters(parameters: Mapping[str, Any]) -> dict[str, Any]:
-    """Reject secret-looking parameters: papermill writes parameters into executed notebooks."""
+    """Refuse credentials in parameters: papermill writes parameters into the executed
+    notebooks, and the run into summary.json and the report.
+
+    Refused: secret-like parameter names, URL user info (``tcp://user:secret@host:8786``),
+    token-, key-, secret- or password-like query parameters (``tcp://host:8786?token=abc``)
+    and key-like values. The message says where credentials go instead (environment
+    variables); it never repeats the value."""
     for name, value in parameters.items():
-        if SECRET_NAME.search(name) or (
-            isinstance(value, str) and SECRET_VALUE.search(value) and "/" not in value
-        ):
+        why = "its name" if SECRET_NAME.search(name) else ""
+        if not why and isinstance(value, str):
+            why = _secret_in(value)
+        if why:
             msg = (
-                f"parameter {name!r} looks like a secret; papermill writes parameters into the "
-                "executed notebook and the report. Pass secrets through environment variables "
-                "(e.g. COINGLASS_API_KEY), never as parameters"
+                f"parameter {name!r} looks like a secret ({why}); papermill writes parameters "
+                "into the executed notebooks, summary.json and the report, so credentials are "
+                "never passed as parameters. Pass them through environment variables: for a "
+                "dask scheduler, a tls:// address with DASK_DISTRIBUTED__COMM__TLS__CA_FILE, "
+                "DASK_DISTRIBUTED__COMM__TLS__CLIENT__CERT and "
+                "DASK_DISTRIBUTED__COMM__TLS__CLIENT__KEY (or the same keys in a dask config "
+                "file); for data services, their variables (e.g. COINGLASS_API_KEY)"
             )
             raise ValueError(msg)
     return dict(parameters)
@@ -154,6 +231,163 @@ def _notebook_argument(spec: EventSpec) -> str:
     return moment.strftime("%Y-%m-%dT%H:%MZ")
 
 
+def _alive(pid: int) -> bool:
+    """True when a process ``pid`` exists (ours included)."""
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
+def clear_scratch(runs: Path, event_id: str) -> None:
+    """Remove the temporary folders of ``event_id`` left in ``runs`` by processes that no longer
+    exist (a run killed before it could move its output); a live run's folder is left alone.
+    A previous run set aside (``.<id>.old-<pid>``) by a process killed between the two renames
+    of :func:`_publish` is the only copy of that run: it is renamed back, never deleted."""
+    if not runs.is_dir():
+        return
+    for path in sorted(runs.iterdir()):
+        match = _SCRATCH.match(path.name)
+        if not match or match["id"] != event_id or _alive(int(match["pid"])):
+            continue
+        home = runs / match["name"]
+        if match["kind"] == "old" and not home.exists():
+            path.rename(home)
+        else:
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def _publish(work: Path, dest: Path) -> None:
+    """Move the finished run folder ``work`` to ``dest``, replacing what was there. A folder
+    cannot be renamed over a non-empty one: the old one is renamed aside first (and back if
+    the move fails), then removed."""
+    aside = dest.with_name(f".{dest.name}.old-{os.getpid()}")
+    shutil.rmtree(aside, ignore_errors=True)
+    replacing = True
+    try:
+        dest.rename(aside)
+    except FileNotFoundError:  # the first run of this event
+        replacing = False
+    try:
+        work.rename(dest)
+    except OSError:
+        if replacing:
+            aside.rename(dest)
+        raise
+    if replacing:
+        shutil.rmtree(aside, ignore_errors=True)
+
+
+def _relocate(work: Path, dest: Path) -> None:
+    """Rewrite the temporary folder's path into the final one in the executed notebooks
+    (papermill's parameters and metadata, any output that printed it), so that the notebooks
+    and the report name where the files are, and reruns stay identical."""
+    old, new = (json.dumps(str(p), ensure_ascii=False)[1:-1] for p in (work, dest))
+    for path in work.glob("*.ipynb"):
+        text = path.read_text(encoding="utf-8")
+        if old in text:
+            path.write_text(text.replace(old, new), encoding="utf-8")
+
+
+_SIGNAL_CAUSE = {
+    int(signal.SIGKILL): "the out-of-memory killer sends it",
+    int(signal.SIGSEGV): "a crash in compiled code",
+    int(signal.SIGABRT): "a crash in compiled code",
+    int(signal.SIGBUS): "a crash in compiled code",
+}
+
+
+def _kernel_watch() -> tuple[type[Any], list[int]]:
+    """A kernel manager class for papermill that records the exit code of a kernel found dead,
+    and the list it records into."""
+    from jupyter_client.manager import AsyncKernelManager
+
+    exits: list[int] = []
+
+    class WatchedKernelManager(AsyncKernelManager):
+        async def is_alive(self) -> bool:  # type: ignore[override]  # async, as its parent's
+            alive = bool(await super().is_alive())
+            if not alive and self.provisioner is not None and self.provisioner.has_process:
+                code = await self.provisioner.poll()
+                if code is not None:
+                    exits.append(int(code))
+            return alive
+
+    return WatchedKernelManager, exits
+
+
+def _ended(code: int | None) -> str:
+    """How a process ended, from its exit code (negative: the signal that killed it)."""
+    if code is None:
+        return "stopped (out of memory, a crash or a signal)"
+    if code >= 0:
+        return f"exited with code {code}"
+    try:
+        name = signal.Signals(-code).name
+    except ValueError:
+        name = f"signal {-code}"
+    cause = _SIGNAL_CAUSE.get(-code)
+    return f"killed by {name}" + (f" ({cause})" if cause else "")
+
+
+def _death_reason(exits: Sequence[int], notebook: Path) -> str:
+    """``kernel died: ...``: how the kernel process ended (signal or exit code) and the cell
+    it was running (from the executed notebook papermill saved up to that cell)."""
+    how = _ended(exits[-1] if exits else None)
+    where = ""
+    if notebook.is_file():
+        import nbformat
+
+        cells = nbformat.read(notebook, as_version=4).cells
+        started = [
+            i for i, c in enumerate(cells) if c.metadata.get("papermill", {}).get("start_time")
+        ]
+        if started:
+            where = f" while running cell {started[-1] + 1} of {len(cells)}"
+    return f"kernel died: the Python kernel was {how}{where}"
+
+
+def _run_notebook(nb: Any, target: Path, parameters: Mapping[str, Any], kernel_name: str) -> str:
+    """Execute one notebook with papermill into ``target``: ``""`` when it ran, else why not
+    (``<error>: <message>`` of the cell that raised, or ``kernel died: ...``). The executed
+    notebook is written either way, with the traceback or the outputs up to the dead cell."""
+    import papermill as pm
+    from nbclient.exceptions import DeadKernelError
+
+    for attempt in (1, 2):
+        watch, exits = _kernel_watch()
+        try:
+            pm.execute_notebook(
+                nb,
+                str(target),
+                parameters=dict(parameters),
+                kernel_name=kernel_name,
+                cwd=str(Path.cwd()),  # the kernel resolves build/ and research/ as we do
+                progress_bar=False,
+                kernel_manager_class=watch,
+            )
+        except pm.PapermillExecutionError as exc:
+            return f"{exc.ename}: {exc.evalue}"
+        except DeadKernelError:  # out of memory, a segfault: this notebook fails, not the run
+            return _death_reason(exits, target)
+        except RuntimeError as exc:
+            if not str(exc).startswith("Kernel died before replying"):
+                raise
+            # it died while starting, before any cell: e.g. a port taken by another kernel
+            # between its choice and its use (jupyter_client#154); one more start
+            if attempt == 1:
+                continue
+            how = _ended(exits[-1] if exits else None)
+            return f"kernel died: the Python kernel was {how} while starting, twice"
+        return ""
+    return ""  # not reached: the second attempt returns
+
+
 def run_event(
     event: str,
     *,
@@ -162,9 +396,13 @@ def run_event(
     non_trading: NonTradingPolicy = "next",
     notebooks: Sequence[Path] | None = None,
     kernel_name: str = "python3",
+    progress: Callable[[str], object] | None = None,
 ) -> RunRecord:
     """Execute every notebook for ``event`` (registry id, ISO date or UTC moment such as
     ``2024-08-02T21:00Z``) into build/runs/<id>/.
+
+    ``progress`` (e.g. ``print``) receives one line per notebook as it ends: its status and
+    elapsed time (``10_event_study: ok in 35.2 s``), or why the pre-flight skipped it.
 
     Day 0 is resolved once, before any kernel starts
     (:func:`shocklab.data.calendar.resolve_day0` under ``non_trading``): with ``"error"`` a
@@ -173,9 +411,16 @@ def run_event(
 
     ``scheduler``: ``""`` (local threads in each kernel), ``"local"`` (one ``LocalCluster`` for
     all the notebooks of this run) or a dask.distributed address.
-    Bad input (unknown id, malformed date, path characters) raises before anything is written.
-    A failing notebook does not raise: the record says ``failed`` and the executed notebook,
-    with its traceback, is kept.
+    Bad input (unknown id, malformed date, path characters, credentials in a parameter) raises
+    before anything is written.
+
+    The notebooks write into ``build/runs/.<id>.tmp-<pid>/`` (their ``output_dir``). A run that
+    ends ``ok`` or ``partial`` then replaces ``build/runs/<id>/`` (and removes an older
+    ``<id>.failed/``); a failed run leaves ``build/runs/<id>/`` untouched and moves to
+    ``build/runs/<id>.failed/`` (replacing an older one). A failing notebook, or one whose
+    kernel dies (out of memory, a crash), does not raise: the record says ``failed`` with the
+    reason, and the executed notebook, with its traceback or its outputs up to the dead cell,
+    is kept.
     """
     spec = resolve_event(event)
     day0 = resolve_day0(spec.moment_utc, non_trading)
@@ -191,80 +436,103 @@ def run_event(
     paths = list(notebooks) if notebooks is not None else notebook_paths()
     start = time.perf_counter()
     readiness = preflight(spec, day0, data_dir, paths)
-    out = build_root().resolve() / "runs" / spec.id
-    out.mkdir(parents=True, exist_ok=True)
-    parameters["output_dir"] = str(out)
-    statuses: dict[str, str] = {stem: r.text() for stem, r in readiness.items() if not r.ready}
-    skipped = dict(statuses)
-    errors = []
-    executed = []
-    read_file = out / ".data_files_read.jsonl"
-    read_file.unlink(missing_ok=True)
-    runnable = [p for p in paths if readiness[p.stem].ready]
-    if not runnable:  # nothing covers the event: one message, no kernel started
-        reasons = list(dict.fromkeys(f"{r.study}: {r.reason}" for r in readiness.values()))
-        errors.append(
-            f"no study has data for {spec.id} ({spec.moment_label}) in {data_root(data_dir)}: "
-            + "; ".join(reasons)
+    runs = build_root().resolve() / "runs"
+    final = runs / spec.id
+    clear_scratch(runs, spec.id)
+    out = runs / f".{spec.id}.tmp-{os.getpid()}"  # the notebooks write here
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir(parents=True)
+    try:
+        parameters["output_dir"] = str(out)
+        statuses: dict[str, str] = {stem: r.text() for stem, r in readiness.items() if not r.ready}
+        skipped = dict(statuses)
+        errors = []
+        executed = []
+        read_file = out / ".data_files_read.jsonl"
+        runnable = [p for p in paths if readiness[p.stem].ready]
+        if not runnable:  # nothing covers the event: one message, no kernel started
+            reasons = list(dict.fromkeys(f"{r.study}: {r.reason}" for r in readiness.values()))
+            errors.append(
+                f"no study has data for {spec.id} ({spec.moment_label}) in {data_root(data_dir)}: "
+                + "; ".join(reasons)
+            )
+        if runnable:  # the notebook stack loads only when a kernel will start (a refusal is fast)
+            import jupytext
+        if progress is not None:
+            for stem, text in skipped.items():
+                progress(f"{stem}: {text}")
+        with read_log(read_file), shared_cluster(scheduler if runnable else "") as address:
+            for path in runnable:
+                target = out / f"{path.stem}.ipynb"
+                began = time.perf_counter()
+                try:
+                    failure = _run_notebook(
+                        jupytext.read(path),
+                        target,
+                        {**parameters, "scheduler": address},
+                        kernel_name,
+                    )
+                except Exception as exc:  # noqa: BLE001  # any other failure is this notebook's
+                    failure = f"{type(exc).__name__}: {exc}"
+                statuses[path.stem] = f"failed: {failure}" if failure else "ok"
+                if progress is not None:
+                    took = time.perf_counter() - began
+                    progress(f"{path.stem}: {statuses[path.stem]} in {took:.1f} s")
+                if failure:
+                    errors.append(f"{path.stem}: {failure}")
+                executed.append(target)
+        status = "failed" if errors else "partial" if skipped else "ok"
+        dest = final if status != "failed" else final.with_name(final.name + FAILED_SUFFIX)
+        record = RunRecord(
+            event=event,
+            event_id=spec.id,
+            status=status,
+            output=str(dest),
+            error="; ".join(errors),
+            seconds=round(time.perf_counter() - start, 2),
+            notebooks={p.stem: statuses[p.stem] for p in paths},
         )
-    if runnable:  # the notebook stack loads only when a kernel will start (a refusal is fast)
-        import jupytext
-        import papermill as pm
-    with read_log(read_file), shared_cluster(scheduler if runnable else "") as address:
-        for path in runnable:
-            target = out / f"{path.stem}.ipynb"
-            nb = jupytext.read(path)
-            try:
-                pm.execute_notebook(
-                    nb,
-                    str(target),
-                    parameters={**parameters, "scheduler": address},
-                    kernel_name=kernel_name,
-                    cwd=str(Path.cwd()),  # the kernel resolves build/ and research/ as we do
-                    progress_bar=False,
-                )
-                statuses[path.stem] = "ok"
-            except pm.PapermillExecutionError as exc:
-                statuses[path.stem] = f"failed: {exc.ename}: {exc.evalue}"
-                errors.append(f"{path.stem}: {exc.ename}: {exc.evalue}")
-            executed.append(target)
-    status = "failed" if errors else "partial" if skipped else "ok"
-    record = RunRecord(
-        event=event,
-        event_id=spec.id,
-        status=status,
-        output=str(out),
-        error="; ".join(errors),
-        seconds=round(time.perf_counter() - start, 2),
-        notebooks={p.stem: statuses[p.stem] for p in paths},
-    )
-    data_files = load_read_log(read_file) if read_file.is_file() else {}
-    read_file.unlink(missing_ok=True)
-    summary = provenance(
-        {**parameters, "output_dir": f"runs/{spec.id}", "event_spec": spec.model_dump(mode="json")},
-        data_files,
-    )
-    summary.update(
-        {
-            "git_commit": git_commit(notebooks_dir() if notebooks is None else notebooks[0].parent),
-            "event_id": spec.id,
-            "day0": day0.to_dict(),
-            "status": status,
-            "error": record.error,
-            "skipped": {stem: readiness[stem].text() for stem in skipped},
-            "preflight_notes": {s: r.note for s, r in readiness.items() if r.note},
-            "caveats": caveats(executed),
-            "notebooks": record.notebooks,
-            "results": {
-                p.relative_to(out).as_posix(): _sha256(p)
-                for p in sorted((out / "results").glob("*"))
-                if p.is_file()
+        data_files = load_read_log(read_file) if read_file.is_file() else {}
+        read_file.unlink(missing_ok=True)
+        _relocate(out, dest)
+        summary = provenance(
+            {
+                **parameters,
+                "output_dir": f"runs/{dest.name}",
+                "event_spec": spec.model_dump(mode="json"),
             },
-        }
-    )
-    (out / "summary.json").write_text(json.dumps(summary, indent=2, sort_keys=True, default=str))
-    write_report(out, spec, executed, summary)
-    return record
+            data_files,
+        )
+        summary.update(
+            {
+                "git_commit": git_commit(
+                    notebooks_dir() if notebooks is None else notebooks[0].parent
+                ),
+                "event_id": spec.id,
+                "day0": day0.to_dict(),
+                "status": status,
+                "error": record.error,
+                "skipped": {stem: readiness[stem].text() for stem in skipped},
+                "preflight_notes": {s: r.note for s, r in readiness.items() if r.note},
+                "caveats": caveats(executed),
+                "notebooks": record.notebooks,
+                "results": {  # only what this run wrote: the folder started empty
+                    p.relative_to(out).as_posix(): _sha256(p)
+                    for p in sorted((out / "results").glob("*"))
+                    if p.is_file()
+                },
+            }
+        )
+        (out / "summary.json").write_text(
+            json.dumps(summary, indent=2, sort_keys=True, default=str)
+        )
+        write_report(out, spec, executed, summary)
+        _publish(out, dest)
+        if status != "failed":  # an older failed attempt no longer describes this event
+            shutil.rmtree(final.with_name(final.name + FAILED_SUFFIX), ignore_errors=True)
+        return record
+    finally:  # published, or an exception escaped: no temporary folder is left behind
+        shutil.rmtree(out, ignore_errors=True)
 
 
 _PAGE = """<!DOCTYPE html>
@@ -362,34 +630,71 @@ def write_report(
     return path
 
 
+def _index_row(link: str, name: str, moment: str, label: str, status: str, note: str) -> str:
+    first = f"<a href='{html.escape(link)}'>{html.escape(name)}</a>" if link else html.escape(name)
+    return (
+        f"<tr><td>{first}</td><td>{html.escape(moment)}</td><td>{html.escape(label)}</td>"
+        f"<td class='{html.escape(status)}'>{html.escape(status)}</td>"
+        f"<td>{html.escape(note)}</td></tr>"
+    )
+
+
 def write_index(records: Sequence[RunRecord], root: Path | None = None) -> Path:
-    """``build/runs/index.html``: every run under build/runs with its status and report link."""
+    """``build/runs/index.html``: every run under build/runs with its status and report link.
+
+    A failed rerun (``<id>.failed/``) is listed beside the previous good run it left in place;
+    a failed event of ``records`` that has no run folder (a worker process that died, an input
+    refused) is listed with its reason."""
     runs = (root or build_root().resolve()) / "runs"
     runs.mkdir(parents=True, exist_ok=True)
-    latest = {r.event_id: r for r in records}
+    latest = {Path(r.output).name: r for r in records if r.output}
+    folders = sorted(
+        p for p in runs.iterdir() if not p.name.startswith(".") and (p / "summary.json").is_file()
+    )
+    names = {p.name for p in folders}
     rows = []
-    for folder in sorted(p for p in runs.iterdir() if (p / "summary.json").is_file()):
+    for folder in folders:
         summary = json.loads((folder / "summary.json").read_text())
         spec = summary["parameters"]["event_spec"]
         status = summary["status"]
         reasons = [summary.get("error", ""), *summary.get("skipped", {}).values()]
         if folder.name in latest and latest[folder.name].error:
             reasons[0] = latest[folder.name].error
-        note = html.escape("; ".join(r for r in reasons if r))
+        note = "; ".join(r for r in reasons if r)
+        good = folder.name.removesuffix(FAILED_SUFFIX)
+        if folder.name.endswith(FAILED_SUFFIX) and good in names:
+            note = f"latest run failed; the previous {good} run above is kept. {note}"
         moment = str(spec.get("moment", spec.get("date", "")))  # runs made before moments
+        label = str(spec.get("label", ""))
         rows.append(
-            f"<tr><td><a href='{html.escape(folder.name)}/report.html'>"
-            f"{html.escape(folder.name)}</a></td><td>{html.escape(moment)}</td>"
-            f"<td>{html.escape(str(spec.get('label', '')))}</td><td class='{html.escape(status)}'>"
-            f"{html.escape(status)}</td><td>{note}</td></tr>"
+            (
+                folder.name,
+                _index_row(f"{folder.name}/report.html", folder.name, moment, label, status, note),
+            )
         )
+    rows.extend(  # failed before a run folder existed
+        (r.event_id, _index_row("", r.event_id, "", "", r.status, r.error))
+        for r in records
+        if r.status == "failed" and Path(r.output).name not in names
+    )
     body = (
         "<table><tr><th>event</th><th>moment (UTC)</th><th>label</th><th>status</th>"
-        "<th>error or what was skipped</th></tr>" + "".join(rows) + "</table>"
+        "<th>error or what was skipped</th></tr>"
+        + "".join(row for _, row in sorted(rows, key=lambda item: item[0]))
+        + "</table>"
     )
     path = runs / "index.html"
     path.write_text(_PAGE.format(title="shocklab runs", body=body), encoding="utf-8")
     return path
+
+
+def _failed(event: str, error: str) -> RunRecord:
+    """The record of an event that failed before or outside :func:`run_event`."""
+    try:
+        event_id = resolve_event(event).id
+    except ValueError:
+        event_id = event
+    return RunRecord(event=event, event_id=event_id, status="failed", output="", error=error)
 
 
 def _run_one(
@@ -397,8 +702,45 @@ def _run_one(
 ) -> RunRecord:
     try:
         return run_event(event, data_dir=data_dir, scheduler=scheduler, non_trading=non_trading)
-    except (ValueError, OSError) as exc:  # bad event id or date: record, do not stop the batch
-        return RunRecord(event=event, event_id=event, status="failed", output="", error=str(exc))
+    except (ValueError, OSError) as exc:  # bad event id or date, disk: record, go on
+        return _failed(event, str(exc))
+    except Exception as exc:  # noqa: BLE001 -- anything else stops this event only, not the batch
+        return _failed(event, f"{type(exc).__name__}: {exc}")
+
+
+def _child(conn: Connection, args: tuple[Any, ...]) -> None:
+    """The body of an event's own process: run it, send the record back."""
+    conn.send(_run_one(*args))
+    conn.close()
+
+
+def _run_alone(ctx: SpawnContext, args: tuple[Any, ...]) -> RunRecord:
+    """Run one event in a fresh process of its own, so that a process that dies (the
+    out-of-memory killer, a crash) is that event's failure, named with how it ended."""
+    receive, send = ctx.Pipe(duplex=False)
+    process = ctx.Process(target=_child, args=(send, args), name=f"shocklab-{args[0]}")
+    try:
+        process.start()
+    except OSError as exc:  # no memory or process slot left for one more
+        receive.close()
+        return _failed(args[0], f"cannot start a process for this event: {exc}")
+    finally:
+        send.close()  # the child holds its own end
+    try:
+        record: RunRecord | None = receive.recv()
+    except EOFError:  # the process ended without sending its record
+        record = None
+    finally:
+        receive.close()
+        process.join()
+    if record is not None:
+        return record
+    failed = _failed(
+        args[0],
+        f"worker process died: the process running this event was {_ended(process.exitcode)}",
+    )
+    clear_scratch(build_root().resolve() / "runs", failed.event_id)  # its unfinished folder
+    return failed
 
 
 @contextlib.contextmanager
@@ -429,6 +771,8 @@ def run_batch(
 ) -> list[RunRecord]:
     """Run several events (default: the whole registry) on ``workers`` processes.
 
+    ``progress``: one line on stderr per event as it ends (id, status, elapsed time).
+
     ``scheduler`` decides where the notebooks' dask work runs:
 
     - ``""`` (default): in each notebook kernel on local threads. On one machine this is the
@@ -439,26 +783,29 @@ def run_batch(
       and shared by every notebook of the batch.
     - an address (``tcp://host:8786``): an existing cluster, for work that outgrows one machine.
 
-    A failing event is recorded and the batch goes on.
+    Each event runs in a fresh process of its own (``workers`` at a time). A failing event is
+    recorded and the batch goes on: a failing notebook, a notebook kernel that dies
+    (``kernel died: ...``) and an event's process that dies (``worker process died: ...``)
+    alike.
     """
-    from tqdm.auto import tqdm
-
     events = list(events) if events else list(load_events())
     if workers < 1:
         msg = f"workers must be >= 1, not {workers}"
         raise ValueError(msg)
-    records: list[RunRecord] = []
+    check_parameters({"scheduler": scheduler, "data_dir": str(data_dir or "")})
     with shared_cluster(scheduler, workers) as address:
         ctx = multiprocessing.get_context("spawn")  # no fork of a process holding threads
-        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-            futures = [
-                pool.submit(_run_one, e, str(data_dir) if data_dir else None, address, non_trading)
-                for e in events
-            ]
-            records.extend(
-                fut.result()
-                for fut in tqdm(futures, total=len(futures), desc="events", disable=not progress)
-            )
+        args = [(e, str(data_dir) if data_dir else None, address, non_trading) for e in events]
+        # each event in a fresh process of its own, ``workers`` at a time: a process that dies
+        # takes down its own event only, and says so
+        with ThreadPoolExecutor(max_workers=workers) as threads:
+            futures = [threads.submit(_run_alone, ctx, a) for a in args]
+            for n, done in enumerate(as_completed(futures), 1):
+                if progress:
+                    r = done.result()
+                    line = f"[{n}/{len(futures)}] {r.event_id}: {r.status} in {r.seconds:.1f} s"
+                    print(line, file=sys.stderr, flush=True)
+    records = [f.result() for f in futures]
     write_index(records)
     return records
 

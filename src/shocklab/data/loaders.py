@@ -48,7 +48,14 @@ from shocklab.data.errors import (
     UnknownSymbolError,
 )
 from shocklab.data.readlog import record_read
-from shocklab.data.sources.mirror import Bars, read_bar_arrays, read_funding, read_long_panel
+from shocklab.data.sources.coinglass import AGG_DAILY_FIX
+from shocklab.data.sources.mirror import (
+    Bars,
+    read_bar_arrays,
+    read_csv_checked,
+    read_funding,
+    read_long_panel,
+)
 from shocklab.universe import load_universe
 
 PRICE_FIELDS = ("open", "high", "low", "close", "volume")
@@ -467,7 +474,8 @@ def _open_coinglass(
     record_read(path, root)
     # the asset list is in the file: read the symbol column now so a wrong name fails here,
     # not later inside a dask task
-    present = sorted(pd.read_csv(path, usecols=["symbol"])["symbol"].astype(str).unique())
+    symbols_read = read_csv_checked(path, usecols=["symbol"], fix=AGG_DAILY_FIX)["symbol"]
+    present = sorted(symbols_read.astype(str).unique())
     wanted = present if symbols is None else [s.upper() for s in symbols]
     absent = [s for s in wanted if s not in present]
     if absent:
@@ -480,7 +488,7 @@ def _open_coinglass(
 
     def build() -> np.ndarray:
         panels = read_long_panel(
-            path, time="ts_utc", symbol="symbol", values=values, symbols=wanted
+            path, time="ts_utc", symbol="symbol", values=values, symbols=wanted, fix=AGG_DAILY_FIX
         )
         out = np.full((labels.size, len(wanted), len(values)), np.nan)
         for j, name in enumerate(wanted):

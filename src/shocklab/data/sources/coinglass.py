@@ -30,6 +30,13 @@ from shocklab.data.sources.mirror import (
 Completeness = Literal["complete", "lower_bound", "unknown"]
 API_KEY_ENV = "COINGLASS_API_KEY"
 LIQUIDATION_ENDPOINT = "/api/futures/liquidation/aggregated-history"
+AGG_DAILY_FIX = (
+    "Delete it and fetch it again: copy it from the market-data mirror "
+    "(derivatives/coinglass_agg_daily/; its upstream is named in the mirror's "
+    "derivatives/PROVENANCE.md). shocklab.data.fetch.fetch_coinglass_liquidations writes "
+    "per-symbol files under derivatives/coinglass_api/, not this file."
+)
+"""The remedy named when a CoinGlass daily aggregate of the data root is corrupt or cut."""
 
 
 def api_key() -> str:

@@ -8,11 +8,25 @@ Every parser returns a frame indexed by a tz-naive ``DatetimeIndex`` named ``tim
 (or a session date for ``date`` files), sorted, without duplicates, with invalid prices (NaN,
 zero, negative) set to NaN. Each repair is reported once as a :class:`DataQualityWarning` that
 names the file; nothing is dropped silently, and conflicting duplicates are an error.
+
+Bars that are present but implausible are *flagged* in that warning, never altered: ``high <
+low``, an open or close outside ``[low, high]``, and isolated jumps of the close (see
+:data:`JUMP_SCALES`).
+
+Every file's shape is checked before its values are used: an empty or header-only file, a last
+line cut mid-row (fewer fields than the header; in plain text also no line end, since every
+writer ends its last line, while a gzip file's end marker and CRC catch a cut stream) and a row
+short of fields anywhere are a :class:`DataFileError` naming the file and the line. A cut line
+is never read as a price.
 """
 
 from __future__ import annotations
 
+import bz2
+import csv
 import gzip
+import io
+import lzma
 import warnings
 import zipfile
 import zlib
@@ -38,42 +52,175 @@ def _name(source: Source) -> str:
     return str(source) if isinstance(source, str | Path) else getattr(source, "name", "<buffer>")
 
 
-def read_csv_checked(source: Source, **kwargs: object) -> pd.DataFrame:
-    """Read a CSV; corrupt or truncated input becomes a :class:`DataFileError`.
+_REFETCH = "Delete it and fetch it again (shocklab.data.fetch), or restore it from the mirror."
 
-    Files on disk go through pyarrow's multithreaded parser first (it also decodes ISO stamps
-    and gzip); anything it rejects is re-read with pandas' C parser, which either succeeds on
-    quirky-but-valid input (ragged last line) or raises the detailed error.
+
+def read_csv_checked(
+    source: Source,
+    *,
+    require_line_end: bool = True,
+    fix: str = _REFETCH,
+    **kwargs: object,
+) -> pd.DataFrame:
+    """Read a CSV; corrupt, truncated, empty or cut input becomes a :class:`DataFileError`.
+
+    The whole file is read (and decompressed) first and its shape checked
+    (:func:`check_csv_shape`; the line end of the last line only for plain text: a compressed
+    file's own end marker and checksum vouch for its content, and so does an archive's checksum
+    when ``require_line_end=False``). Files on disk then go through pyarrow's multithreaded
+    parser (it also decodes ISO stamps); anything it rejects, every buffer and every call with
+    pandas ``kwargs`` are read with pandas' C parser, which either succeeds on
+    quirky-but-valid input or raises the detailed error. ``fix`` is the remedy the messages
+    name.
     """
     name = _name(source)
-    table = _read_arrow(source) if not kwargs else None
+    data, compressed = _load(source, fix)
+    header = kwargs.get("header", "infer") is not None
+    check_csv_shape(
+        data, name, require_line_end=require_line_end and not compressed, header=header, fix=fix
+    )
+    table = _read_arrow(data) if not kwargs and isinstance(source, str | Path) else None
     if table is not None:
         frame: pd.DataFrame = table.to_pandas(date_as_object=False)
         return frame
+    return _read_pandas(data, name, fix=fix, **kwargs)
+
+
+def _load(source: Source, fix: str = _REFETCH) -> tuple[bytes, bool]:
+    """The bytes of a file (decompressed: gzip by suffix or magic number, ``.bz2``, ``.xz``,
+    single-member ``.zip``) or of a buffer (gzip by magic number), and whether they were
+    compressed; a corrupt or truncated archive is a :class:`DataFileError` naming the file and
+    ``fix``."""
+    name = _name(source)
+    if isinstance(source, str | Path):
+        data, suffix = Path(source).read_bytes(), Path(source).suffix.lower()
+    else:
+        raw = source.read()
+        data, suffix = (raw.encode("utf-8") if isinstance(raw, str) else raw), ""
+    if data[:2] == b"\x1f\x8b":
+        suffix = ".gz"
     try:
-        return pd.read_csv(source, **kwargs)  # type: ignore[call-overload, no-any-return]
-    except (EOFError, gzip.BadGzipFile, zipfile.BadZipFile, zlib.error, OSError) as exc:
-        msg = (
-            f"{name}: the file is corrupt or truncated ({exc}). Delete it and fetch it again "
-            "(shocklab.data.fetch), or restore it from the mirror."
-        )
+        return _decompress(data, suffix, name), suffix in _COMPRESSED
+    except (EOFError, OSError, zipfile.BadZipFile, zlib.error, lzma.LZMAError) as exc:
+        msg = f"{name}: the file is corrupt or truncated ({exc}). {fix}"
         raise DataFileError(msg) from exc
+
+
+_COMPRESSED = (".gz", ".bz2", ".xz", ".zip")
+
+
+def _decompress(data: bytes, suffix: str, name: str) -> bytes:
+    if suffix == ".gz":
+        return gzip.decompress(data)  # BadGzipFile is an OSError
+    if suffix == ".bz2":
+        return bz2.decompress(data)  # OSError on bad data
+    if suffix == ".xz":
+        return lzma.decompress(data)
+    if suffix == ".zip":
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            members = zf.namelist()
+            if len(members) != 1:
+                msg = f"{name}: expected one file inside the zip archive, found {members}."
+                raise DataFileError(msg)
+            return zf.read(members[0])
+    return data
+
+
+def _field_count(line: bytes) -> int:
+    if b'"' in line:  # quoted fields may hold commas
+        return len(next(csv.reader([line.decode("utf-8", errors="replace")]), []))
+    return line.count(b",") + 1
+
+
+def check_csv_shape(
+    data: bytes,
+    name: str,
+    *,
+    require_line_end: bool = True,
+    header: bool = True,
+    fix: str = _REFETCH,
+) -> None:
+    """Reject CSV text that cannot be trusted whole: empty or header-only (no data rows), or a
+    last line cut mid-row: fewer fields than the first line, or (``require_line_end``) no line
+    end after it. Every writer of the layout ends its last line, so a missing line end means
+    the file stopped mid-write and the last value may be a prefix of the true one (``107`` for
+    ``107146.5``). Costs a look at the first and last lines only."""
+    end = len(data)
+    while end and data[end - 1] in b" \t\r\n":  # trailing blank lines are harmless
+        end -= 1
+    if end == 0:
+        msg = f"{name}: the file is empty (no header, no rows). {fix}"
+        raise DataFileError(msg)
+    start = data.rfind(b"\n", 0, end) + 1  # start of the last non-blank line
+    first_end = data.find(b"\n")
+    head = data[: first_end if first_end >= 0 else end]
+    if header and start == 0:
+        msg = (
+            f"{name}: the file has a header ({head.decode('utf-8', 'replace').strip()!r}) but no "
+            f"data rows. {fix}"
+        )
+        raise DataFileError(msg)
+    last = data[start:end]
+    want, got = _field_count(head), _field_count(last)
+    problems = []
+    if got < want:
+        problems.append(f"{got} of {want} fields")
+    if require_line_end and b"\n" not in data[end:]:
+        problems.append("no line end")
+    if problems:
+        number = data.count(b"\n", 0, start) + 1
+        text = last.decode("utf-8", "replace").strip()
+        msg = (
+            f"{name}: line {number:,} (the last) was cut mid-row ({', '.join(problems)}: "
+            f"{text!r}); the file is truncated and its last values cannot be trusted. {fix}"
+        )
+        if got >= want:  # only the line end is missing: it may be a complete line
+            msg += " (If that line is complete, end it with a line break.)"
+        raise DataFileError(msg)
+
+
+def _short_rows(data: bytes, name: str, fix: str) -> None:
+    """A row with fewer fields than the first line, anywhere: pandas would pad it with NaN (or
+    read a cut value as a number); an error naming the line instead. Slow path only."""
+    lines = data.split(b"\n")
+    want = _field_count(lines[0])
+    quoted = b'"' in data
+    for k, line in enumerate(lines[1:], start=2):
+        if not line.strip():
+            continue
+        got = _field_count(line) if quoted else line.count(b",") + 1
+        if got < want:
+            text = line.decode("utf-8", "replace").strip()
+            msg = (
+                f"{name}: line {k:,} has {got} of {want} fields ({text!r}): a row was cut or "
+                f"lost values. {fix}"
+            )
+            raise DataFileError(msg)
+
+
+def _read_pandas(data: bytes, name: str, *, fix: str = _REFETCH, **kwargs: object) -> pd.DataFrame:
+    """pandas' C parser on checked bytes, its errors as :class:`DataFileError`."""
+    _short_rows(data, name, fix)
+    try:
+        return pd.read_csv(io.BytesIO(data), **kwargs)  # type: ignore[call-overload, no-any-return]
     except (pd.errors.ParserError, UnicodeDecodeError) as exc:
-        msg = f"{name}: not a well-formed CSV ({exc}). Check the file or fetch it again."
+        msg = f"{name}: not a well-formed CSV ({exc}). {fix}"
         raise DataFileError(msg) from exc
     except pd.errors.EmptyDataError as exc:
-        msg = f"{name}: the file is empty. Delete it and fetch it again."
+        msg = f"{name}: the file is empty. {fix}"
         raise DataFileError(msg) from exc
 
 
-def _read_arrow(source: Source, *, threads: bool = True) -> pa.Table | None:
-    """pyarrow's parse of a file on disk, or None (a buffer, or input pyarrow rejects)."""
-    if not isinstance(source, str | Path):
-        return None
+def _read_arrow(source: bytes | str | Path, *, threads: bool = True) -> pa.Table | None:
+    """pyarrow's parse of checked bytes or of a file on disk (a path: pyarrow decompresses it
+    while it parses), or None (input pyarrow rejects: pandas diagnoses)."""
     try:
-        return pacsv.read_csv(source, read_options=pacsv.ReadOptions(use_threads=threads))
+        return pacsv.read_csv(
+            pa.BufferReader(source) if isinstance(source, bytes) else source,
+            read_options=pacsv.ReadOptions(use_threads=threads),
+        )
     except (pa.ArrowInvalid, OSError, EOFError, zlib.error):
-        return None  # the pandas path gives the precise diagnosis
+        return None
 
 
 def parse_utc_times(values: pd.Series, name: str, column: str = "time") -> pd.DatetimeIndex:
@@ -149,6 +296,19 @@ class Bars:
         return out
 
 
+JUMP_SCALES = 50.0
+"""``k`` of the isolated-jump flag: a close more than ``k`` robust scales (1.4826 x the median
+absolute log return between consecutive valid closes, zero returns left out) away from the
+close before it, whose next close moves back by more than ``k`` scales to within half the jump
+of the close before. The largest such out-and-back move among the mirror's 136 price files is
+33.7 scales (DOGEUSDT hourly, the 19 May 2021 crash), so real moves raise no flag. A close of 1e12
+in the hourly BTC file is about 4,000 scales away; a price off by 10x is flagged in every series
+whose scale is under 4.6 % (all intraday files, large caps, BTC/ETH daily), by 100x in all."""
+JUMP_MIN_RETURNS = 20
+"""Fewer valid returns than this give no scale to judge a jump by (no jump flag)."""
+_SHOWN = 5  # rows named per flag
+
+
 def clean_arrays(
     time: np.ndarray,
     values: np.ndarray,
@@ -156,14 +316,18 @@ def clean_arrays(
     price_columns: Sequence[int] = (),
     *,
     positive: bool = True,
+    columns: Sequence[str] = (),
 ) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """Sort, drop exact duplicate rows, reject conflicting duplicates, flag invalid prices.
+    """Sort, drop exact duplicate rows, reject conflicting duplicates, flag invalid prices and
+    implausible bars.
 
     ``time`` is ``datetime64[ns]``, ``values`` float64 ``(n, k)``; ``price_columns`` are the
     column positions checked for prices. Invalid prices (NaN, zero, negative where ``positive``)
-    set the row's price columns to NaN so that no return is ever computed from them. Returns the
-    cleaned arrays and one note per repair; conflicting duplicates raise
-    :class:`DataFileError`.
+    set the row's price columns to NaN so that no return is ever computed from them. With the
+    column names (``columns``) of a positive price series, bars are also checked and flagged,
+    never altered: ``high < low``, an open or close outside ``[low, high]``, isolated jumps of
+    the close (:data:`JUMP_SCALES`). Returns the cleaned arrays and one note per repair or flag
+    (naming the rows by time); conflicting duplicates raise :class:`DataFileError`.
     """
     notes: list[str] = []
     stamps = time.view("int64")
@@ -199,7 +363,79 @@ def clean_arrays(
             )
             values = values.copy()
             values[np.ix_(bad_rows, cols)] = np.nan
+    if positive and columns:
+        checked = {columns[k]: k for k in cols if k < len(columns)}
+        notes += _bar_flags(time, values, checked)
     return time, values, notes
+
+
+def _bar_flags(time: np.ndarray, values: np.ndarray, at: dict[str, int]) -> list[str]:
+    """Notes on implausible bars (values are kept): high < low, open/close outside the range,
+    isolated jumps of the close. NaN compares false: invalid rows are never flagged."""
+    notes = []
+    high, low = at.get("high"), at.get("low")
+    if high is not None and low is not None:
+        hi, lo = values[:, high], values[:, low]
+        inverted = hi < lo
+        if bool(inverted.any()):
+            rows = np.flatnonzero(inverted)
+            notes.append(f"{rows.size} bar(s) with high < low, values kept: {_rows(time, rows)}")
+        outside = np.zeros(len(values), dtype=bool)
+        for field in ("open", "close"):
+            k = at.get(field)
+            if k is not None:
+                outside |= (values[:, k] > hi) | (values[:, k] < lo)
+        outside &= ~inverted
+        if bool(outside.any()):
+            rows = np.flatnonzero(outside)
+            notes.append(
+                f"{rows.size} bar(s) with the open or close outside [low, high], values kept: "
+                f"{_rows(time, rows)}"
+            )
+    close = at.get("close")
+    if close is not None:
+        rows = _isolated_jumps(values[:, close])
+        if rows.size:
+            c = values[:, close]
+            shown = _rows(time, rows, [f"close {c[r]:.10g}" for r in rows])
+            notes.append(
+                f"{rows.size} isolated jump(s) of the close (over {JUMP_SCALES:g} robust scales "
+                f"away and straight back), values kept: {shown}"
+            )
+    return notes
+
+
+def _isolated_jumps(close: np.ndarray) -> np.ndarray:
+    """Row positions of closes that jump more than ``JUMP_SCALES`` robust scales from the
+    previous valid close and whose next valid close moves back to within half the jump."""
+    valid = np.flatnonzero(close > 0)  # NaN compares false
+    if valid.size <= JUMP_MIN_RETURNS:
+        return valid[:0]
+    ret = np.diff(np.log(close[valid]))
+    moves = np.abs(ret)
+    moves = moves[moves > 0]
+    if moves.size < JUMP_MIN_RETURNS:
+        return valid[:0]
+    middle = moves.size // 2  # the (upper) median by one partition: np.median costs 6x more
+    limit = JUMP_SCALES * 1.4826 * float(np.partition(moves, middle)[middle])
+    out, back = ret[:-1], ret[1:]
+    spike = (np.abs(out) > limit) & (np.abs(back) > limit)
+    if not bool(spike.any()):  # the usual case: one pass over the returns
+        return valid[:0]
+    spike &= (out * back < 0) & (np.abs(out + back) <= 0.5 * np.abs(out))
+    rows: np.ndarray = valid[1:-1][spike]
+    return rows
+
+
+def _rows(time: np.ndarray, rows: np.ndarray, extra: Sequence[str] = ()) -> str:
+    """The first rows by time stamp (with ``extra`` per row), and how many more."""
+    shown = []
+    for j, r in enumerate(rows[:_SHOWN]):
+        stamp = pd.Timestamp(time[r])
+        text = str(stamp.date()) if stamp == stamp.normalize() else f"{stamp:%Y-%m-%d %H:%M}"
+        shown.append(f"{text} ({extra[j]})" if extra else text)
+    more = f" and {rows.size - _SHOWN} more" if rows.size > _SHOWN else ""
+    return ", ".join(shown) + more
 
 
 def _report(name: str, notes: Sequence[str]) -> None:
@@ -219,6 +455,7 @@ def clean_frame(
         name,
         [names.index(c) for c in price_columns if c in names],
         positive=positive,
+        columns=[str(c) for c in names],
     )
     _report(name, notes)
     out = pd.DataFrame(values, index=pd.DatetimeIndex(time, name=frame.index.name))
@@ -252,18 +489,33 @@ def read_bars(source: Source, *, positive: bool = True) -> pd.DataFrame:
 def read_bar_arrays(source: Source, *, positive: bool = True, threads: bool = True) -> Bars:
     """:func:`read_bars` without the frame: the loaders' hot path (one call per file).
 
-    A well-formed file (zoned ``time`` stamps or ``date`` column, numeric prices) goes from
-    pyarrow's columns straight to numpy; anything else takes the pandas path, which parses
-    leniently and names the exact problem. Both end in :func:`clean_arrays`. ``threads=False``
-    parses on the calling thread only: for callers that already read many files in parallel.
+    The file's shape is checked (:func:`check_csv_shape`: empty, header-only or cut files are
+    errors). A well-formed file on disk (zoned ``time`` stamps or ``date`` column, numeric
+    prices) goes from pyarrow's columns straight to numpy; anything else (and every buffer)
+    takes the pandas path, which parses leniently and names the exact problem.
+    Both end in :func:`clean_arrays`. ``threads=False`` parses on the calling thread only: for
+    callers that already read many files in parallel.
     """
     name = _name(source)
-    table = _read_arrow(source, threads=threads)
+    data: bytes | None = None
+    if isinstance(source, str | Path) and Path(source).suffix.lower() == ".gz":
+        # gzip's end marker and CRC vouch for the content, and pyarrow decompresses while it
+        # parses; a file pyarrow rejects or finds without rows gets the full check below
+        table = _read_arrow(source, threads=threads)
+    else:
+        data, compressed = _load(source)
+        check_csv_shape(data, name, require_line_end=not compressed)
+        table = _read_arrow(data, threads=threads) if isinstance(source, str | Path) else None
     parsed = _arrow_bars(table) if table is not None else None
     if parsed is None:
-        parsed = _pandas_bars(read_csv_checked(source), name)
+        if data is None:
+            data, _ = _load(source)
+            check_csv_shape(data, name, require_line_end=False)
+        parsed = _pandas_bars(_read_pandas(data, name), name)
     time, values, columns, present = parsed
-    time, values, notes = clean_arrays(time, values, name, present, positive=positive)
+    time, values, notes = clean_arrays(
+        time, values, name, present, positive=positive, columns=columns
+    )
     _report(name, notes)
     return Bars(time, values, columns, tuple(notes))
 
@@ -345,7 +597,11 @@ def read_fred_csv(source: Source, series_id: str | None = None) -> pd.DataFrame:
     FRED writes ``.`` (older) or an empty cell for a missing observation; both become NaN.
     """
     name = _name(source)
-    raw = read_csv_checked(source, na_values=["."], keep_default_na=True)
+    fix = (
+        "A FRED fredgraph CSV (observation_date,<SERIES>) was expected: delete it and fetch it "
+        "again (shocklab.data.fetch.fetch_fred)."
+    )
+    raw = read_csv_checked(source, fix=fix, na_values=["."], keep_default_na=True)
     date_col = next((c for c in ("observation_date", "DATE", "date") if c in raw.columns), None)
     if date_col is None or raw.shape[1] < 2:
         msg = f"{name}: not a FRED fredgraph CSV (need observation_date,<SERIES>)."
@@ -379,15 +635,17 @@ def read_long_panel(
     symbol: str,
     values: dict[str, str],
     symbols: Sequence[str] | None = None,
+    fix: str = _REFETCH,
 ) -> dict[str, pd.DataFrame]:
     """Read a long-format file (one row per time and symbol) into one frame per symbol.
 
     ``values`` maps output names to the file's column names (e.g.
     ``{"long_usd": "liq_long_usd"}``). Times may be ISO instants with a zone or epoch
-    milliseconds. Used for CoinGlass exports and users' own liquidation / OI files.
+    milliseconds. Used for CoinGlass exports and users' own liquidation / OI files. ``fix`` is
+    the remedy named when the file is corrupt, truncated or empty.
     """
     name = _name(source)
-    raw = read_csv_checked(source)
+    raw = read_csv_checked(source, fix=fix)
     _require(raw, [time, symbol, *values.values()], name)
     if symbols is not None:
         raw = raw[raw[symbol].isin(list(symbols))]
