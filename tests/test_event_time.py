@@ -249,9 +249,11 @@ def test_liquidation_coverage_is_the_overlap_of_the_files(mirror: Path, tmp_path
 def test_online_preflight_counts_missing_files_as_downloads(
     mirror: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Offline, a symbol without a file is left out; online, the loaders would download it, so
-    the pre-flight and the selection keep it and say so. A file that ends before day 0 is not
-    extended online either."""
+    """Offline, a symbol without a file is left out; online, the pre-flight counts it as a
+    download and says so, and the selection downloads it: a download that fails (here the
+    upstream is a closed port on 127.0.0.1) leaves the asset out with the reason instead of
+    failing the study. A file that ends before day 0 is not extended online either."""
+    from shocklab.data import fetch as fetch_mod
     from shocklab.studies import preflight
 
     root = symlinked_root(mirror, tmp_path, drop=("crypto/binance/spot/1h/BTCUSDT.csv.gz",))
@@ -259,9 +261,14 @@ def test_online_preflight_counts_missing_files_as_downloads(
     offline = event_study_stage.select_assets(ctx, "hourly")
     assert "BTCUSDT" in offline.skipped
     monkeypatch.delenv("SHOCKLAB_OFFLINE")
+    monkeypatch.setattr(fetch_mod, "RETRIES", 0)
+    assert ctx.catalog.coverage(["BTCUSDT"], "hourly", ctx.day0.hourly_bar).to_download == [
+        "BTCUSDT"
+    ]
     online = event_study_stage.select_assets(ctx, "hourly")
-    assert "BTCUSDT" in online.symbols
-    assert online.coverage.to_download == ["BTCUSDT"]
+    assert online.skipped["BTCUSDT"].startswith("download failed: ")
+    assert "127.0.0.1:9" in online.skipped["BTCUSDT"]
+    assert "ETHUSDT" in online.symbols
     ready = preflight.event_study(ctx.spec, ctx.day0, ctx.catalog)
     assert ready.ready
     assert "BTCUSDT" in ready.note

@@ -154,7 +154,20 @@ def test_futures_archive_with_header(upstream: Upstream, online: Path) -> None:
 def test_rest_klines_when_no_archive_yet(upstream: Upstream, online: Path) -> None:
     """A month without an archive (404) comes from /api/v3/klines, paginated by startTime."""
     rows = [
-        [JAN_2025_MS + i * HOUR_MS, "1", "2", "0.5", str(1 + i), "3", 0, "0", 1, "0", "0", "0"]
+        [
+            JAN_2025_MS + i * HOUR_MS,
+            "1",
+            str(2 + i),
+            "0.5",
+            str(1 + i),
+            "3",
+            0,
+            "0",
+            1,
+            "0",
+            "0",
+            "0",
+        ]
         for i in range(1500)
     ]
     first, second = rows[:1000], rows[1000:]
@@ -297,3 +310,33 @@ def test_yahoo_fetch_writes_layout(monkeypatch: pytest.MonkeyPatch, online: Path
     assert calls[0]["auto_adjust"] is False
     assert ds["close"].values.ravel().tolist() == [1.5, 1.2]
     assert (online / "macro/1d/VIX.csv").read_text().startswith("date,open,high,low,close")
+
+
+def test_online_coverage_downloads_and_leaves_out_what_fails(
+    upstream: Upstream, online: Path
+) -> None:
+    """Online, the coverage authority downloads missing files for the study's span; a symbol
+    whose download fails (here: not listed, HTTP 400 as Binance answers) is left out with the
+    reason instead of failing the study."""
+    from shocklab.data.catalog import Catalog
+
+    serve_archive(
+        upstream, SPOT_2025, zipped("t.csv", kline_rows(JAN_2025_MS, 31 * 24, micro=False))
+    )
+    upstream.serve(
+        "/api/v3/klines",  # no archive for NOPEUSDT (404), then REST: not listed
+        Reply(status=400, body=b'{"code":-1121,"msg":"Invalid symbol."}'),
+    )
+    day0 = pd.Timestamp("2025-01-15T14:00")  # UTC, naive as the calendar layer gives it
+    span = (pd.Timestamp("2025-01-02"), pd.Timestamp("2025-01-20"))
+    cov = Catalog(online).coverage(["TESTUSDT", "NOPEUSDT"], "hourly", day0, download=span)
+    assert cov.covered == ["TESTUSDT"]
+    assert cov.to_download == []
+    assert cov.table.loc["TESTUSDT", "file"] == "crypto/binance/spot/1h/TESTUSDT.csv"
+    assert cov.table.loc["TESTUSDT", "first"] == span[0]
+    reason = cov.dropped["NOPEUSDT"]
+    assert reason.startswith("download failed: ")
+    assert "NOPEUSDT" in reason
+    # without a span the coverage only says what a download would cover (no request made)
+    lazy = Catalog(online).coverage(["OTHERUSDT"], "hourly", day0)
+    assert lazy.to_download == ["OTHERUSDT"]

@@ -32,8 +32,9 @@ from typing import Literal
 import pandas as pd
 
 from shocklab.config import offline
-from shocklab.data.errors import DataQualityWarning, UnknownSymbolError
+from shocklab.data.errors import DataQualityWarning, FetchError, UnknownSymbolError
 from shocklab.data.readlog import file_sha256, path_sha256, record_read
+from shocklab.data.sources.coinglass import AGG_DAILY_FIX
 from shocklab.data.sources.mirror import read_csv_checked
 
 Venue = Literal["spot", "usdm", "usdm-mark"]
@@ -62,6 +63,20 @@ _VENUE_NAMES = {
     "usdm": "binance-usdm-perpetual",
     "usdm-mark": "binance-usdm-mark-price",
 }
+
+
+def check_venue(venue: object) -> Venue:
+    """``venue`` if it is one of :data:`VENUES`, else a ``ValueError`` naming the valid venues
+    (and the likely one: ``usdm_mark`` -> ``usdm-mark``)."""
+    for known in VENUES:
+        if venue == known:
+            return known
+    spelled = str(venue).strip().lower().replace("_", "-").replace(" ", "-")
+    near = [spelled] if spelled in VENUES else difflib.get_close_matches(spelled, VENUES, n=1)
+    hint = f" Did you mean {near[0]!r}?" if near else ""
+    valid = ", ".join(f"{v!r} ({_VENUE_NAMES[v]})" for v in VENUES)
+    msg = f"unknown venue {venue!r}; the valid venues are {valid}.{hint}"
+    raise ValueError(msg)
 
 
 @dataclass(frozen=True)
@@ -264,6 +279,7 @@ class Catalog:
         source_freq: str = "1h",
         session_close: pd.Timestamp | None = None,
         allow_fetch: bool | None = None,
+        download: tuple[pd.Timestamp, pd.Timestamp] | None = None,
     ) -> Coverage:
         """Which of ``symbols`` have a file covering day 0 ``when`` on ``calendar``.
 
@@ -274,11 +290,28 @@ class Catalog:
         ``$SHOCKLAB_OFFLINE``), a symbol without a local file counts as covered with
         ``span_from="download"``: the loaders download a missing file when they open it. A
         local file that ends before day 0 is not extended (it stays left out, with the reason).
+
+        ``download=(start, end)`` (online only) downloads those missing files now, for that
+        span, and answers from what arrived: a symbol whose download fails (no network, not
+        listed on the venue, an upstream error) is left out with ``download failed: <why>``,
+        so one unreachable series never fails a whole study.
         """
         allow = (not offline()) if allow_fetch is None else allow_fetch
         rows: list[dict[str, object]] = []
         for symbol in dict.fromkeys(symbols):
             sf = self.source(symbol, calendar, venue, source_freq)
+            if sf is None and allow and when is not None and download is not None:
+                failure = self._download(symbol, calendar, venue, source_freq, download)
+                if failure:
+                    failed: dict[str, object] = {"symbol": symbol, "file": "", "first": None}
+                    failed |= {
+                        "last": None,
+                        "span_from": "",
+                        "reason": f"download failed: {failure}",
+                    }
+                    rows.append(failed)
+                    continue
+                sf = self.source(symbol, calendar, venue, source_freq)
             if sf is None:
                 row: dict[str, object] = {"symbol": symbol, "file": "", "first": None}
                 row |= {"last": None, "span_from": "download" if allow and when else ""}
@@ -306,6 +339,27 @@ class Catalog:
         ).set_index("symbol")
         return Coverage(table)
 
+    def _download(
+        self,
+        symbol: str,
+        calendar: StudyCalendar,
+        venue: Venue,
+        source_freq: str,
+        span: tuple[pd.Timestamp, pd.Timestamp],
+    ) -> str:
+        """Download ``symbol``'s file for ``calendar`` into the root: ``""`` when it arrived,
+        else why not (the fetcher's message)."""
+        from shocklab.data.fetch import CRYPTO_QUOTES, fetch_prices
+
+        start, end = (t.tz_convert(None) if t.tzinfo is not None else t for t in span)  # UTC
+        crypto = symbol.endswith(CRYPTO_QUOTES)
+        freq = {"hourly": "1h", "utc_daily": "1d"}.get(calendar, source_freq if crypto else "1d")
+        try:
+            fetch_prices(symbol, freq=freq, venue=venue, start=start, end=end, root=self.root)
+        except (FetchError, OSError) as exc:
+            return str(exc)
+        return ""
+
     def _absent(self, symbol: str, calendar: StudyCalendar, venue: Venue, freq: str) -> str:
         if calendar == "nyse" and self.locate(symbol, "1d", venue) is not None:
             return (
@@ -332,7 +386,8 @@ class Catalog:
 
     def locate(self, symbol: str, freq: str, venue: Venue = "spot") -> SeriesFile | None:
         """The file for ``symbol`` at ``freq``: Binance ``venue`` first, then US equities, then
-        macro. ``None`` when the root has none."""
+        macro. ``None`` when the root has none; an unknown ``venue`` is a ``ValueError``."""
+        check_venue(venue)
         searches: list[tuple[str, Calendar, str, str]] = [
             (crypto_dir(venue, freq), "24/7", "crypto", _VENUE_NAMES[venue]),
             (f"equities/us/{freq}", "XNYS", "equity", "us-exchange"),
@@ -459,7 +514,7 @@ def _long_spans(
     path: Path, size: int, mtime_ns: int, values: tuple[str, ...]
 ) -> tuple[tuple[str, tuple[pd.Timestamp, pd.Timestamp]], ...]:
     del size, mtime_ns
-    frame = read_csv_checked(path, usecols=["symbol", "ts_utc", *values])
+    frame = read_csv_checked(path, usecols=["symbol", "ts_utc", *values], fix=AGG_DAILY_FIX)
     live = frame[(frame[list(values)].fillna(0) != 0).any(axis=1)]
     stamps = pd.to_datetime(live["ts_utc"], utc=True).dt.tz_localize(None)
     out = []

@@ -23,7 +23,7 @@ import pooch
 import requests
 
 from shocklab.config import data_root, offline
-from shocklab.data.catalog import Venue, crypto_dir
+from shocklab.data.catalog import Venue, check_venue, crypto_dir
 from shocklab.data.errors import ChecksumError, DataFileError, FetchError
 from shocklab.data.sources import binance, coinglass, yahoo
 from shocklab.data.sources.mirror import (
@@ -168,6 +168,7 @@ def fetch_binance_klines(
 ) -> Path:
     """Binance klines for ``[start, end)`` from monthly archives (checksum-verified); months
     without an archive yet (the current one) come from the REST endpoint."""
+    check_venue(market)
     root = data_root(root)
     frames = []
     for month in _months(start, end):

@@ -55,9 +55,16 @@ def wanted_symbols(ctx: RunContext, calendar: Calendar) -> list[str]:
 
 
 def select_assets(ctx: RunContext, calendar: Calendar = "daily") -> Selection:
-    """Universe members of the event's groups whose file covers day 0 (the catalog decides)."""
+    """Universe members of the event's groups whose file covers day 0 (the catalog decides;
+    online, missing files are downloaded first and a failed download leaves its asset out)."""
     catalog = ctx.catalog
-    selection = Selection(calendar, event_coverage(ctx.spec, ctx.day0, catalog, calendar))
+    if calendar == "hourly":
+        span = hourly_span(ctx)
+    else:
+        first, last = daily_span(ctx)
+        span = (pd.Timestamp(first), pd.Timestamp(last))
+    cov = event_coverage(ctx.spec, ctx.day0, catalog, calendar, download=span)
+    selection = Selection(calendar, cov)
     if not selection.symbols:
         day = ctx.day0.session if calendar == "daily" else ctx.day0.hourly_bar
         reasons = sorted(set(selection.skipped.values()))

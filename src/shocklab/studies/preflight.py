@@ -25,15 +25,24 @@ Calendar = Literal["daily", "hourly"]
 
 
 def event_coverage(
-    spec: EventSpec, day0: DayZero, catalog: Catalog, calendar: Calendar
+    spec: EventSpec,
+    day0: DayZero,
+    catalog: Catalog,
+    calendar: Calendar,
+    download: tuple[pd.Timestamp, pd.Timestamp] | None = None,
 ) -> Coverage:
     """The event's assets on ``calendar`` (group members for daily, ``hourly_assets`` for
-    hourly) and whether each file covers day 0."""
+    hourly) and whether each file covers day 0; ``download`` (online) fetches missing files
+    for that span first (see :meth:`Catalog.coverage`)."""
     if calendar == "hourly":
-        return catalog.coverage(list(spec.hourly_assets), "hourly", day0.hourly_bar)
+        return catalog.coverage(
+            list(spec.hourly_assets), "hourly", day0.hourly_bar, download=download
+        )
     universe = load_universe()
     wanted = list(dict.fromkeys(s for g in spec.groups for s in universe.members(g)))
-    return catalog.coverage(wanted, "nyse", day0.session, session_close=day0.session_close)
+    return catalog.coverage(
+        wanted, "nyse", day0.session, session_close=day0.session_close, download=download
+    )
 
 
 def liquidation_day_coverage(day0: DayZero, catalog: Catalog) -> pd.DataFrame:

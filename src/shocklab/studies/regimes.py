@@ -42,7 +42,14 @@ def coupling_returns(ctx: RunContext) -> xr.DataArray:
         [*coupling.crypto, *coupling.tech, *coupling.dcc, *coupling.regime_pair]
     )
     session = ctx.day0_label("daily")
-    cov = ctx.catalog.coverage(wanted, "nyse", session, session_close=ctx.day0.session_close)
+    start, end = regime_span(ctx)
+    cov = ctx.catalog.coverage(
+        wanted,
+        "nyse",
+        session,
+        session_close=ctx.day0.session_close,
+        download=(pd.Timestamp(start), pd.Timestamp(end)),
+    )
     missing = {n: r for n, r in cov.dropped.items() if n in coupling.regime_pair}
     if missing:
         why = "; ".join(f"{n}: {r}" for n, r in missing.items())
@@ -52,7 +59,6 @@ def coupling_returns(ctx: RunContext) -> xr.DataArray:
             "data coverage or fetch the data"
         )
         raise CoverageError(msg)
-    start, end = regime_span(ctx)
     panel = nyse_close_panel(
         cov.covered, pd.Timestamp(start), pd.Timestamp(end), data_dir=ctx.data_dir
     )
@@ -147,16 +153,17 @@ def realized_coupling(ctx: RunContext, days: int = 20) -> xr.Dataset:
     catalog = ctx.catalog
     singles = [c for c in coupling.crypto if c not in universe.groups]
     session = ctx.day0_label("daily")
-    crypto = catalog.coverage(singles, "hourly", ctx.day0.session_close or session).covered
-    tech_cov = catalog.coverage(coupling.tech, "hourly", session)
+    start = session - pd.Timedelta(days=365)
+    end = session + pd.Timedelta(days=90)
+    at = ctx.day0.session_close or session
+    crypto = catalog.coverage(singles, "hourly", at, download=(start, end)).covered
+    tech_cov = catalog.coverage(coupling.tech, "hourly", session, download=(start, end))
     tech = tech_cov.covered
     if not crypto or not tech:
         why = "; ".join(f"{n}: {r}" for n, r in tech_cov.dropped.items()) or "no crypto bars"
         return xr.Dataset(
             attrs={"note": f"no hourly tech bars around day 0 ({session.date()}): {why}"}
         )
-    start = session - pd.Timedelta(days=365)
-    end = session + pd.Timedelta(days=90)
     panel = hourly_panel([*crypto, *tech], start, end, data_dir=ctx.data_dir).compute()
     hx, hy = pair_returns(returns(panel, "log"), crypto, tech)
     out = realized_correlation(hx, hy, days=days, min_bars=4 * days)
