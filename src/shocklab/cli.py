@@ -19,16 +19,37 @@ report.html); ``shocklab batch`` does it for many events in parallel processes a
 from __future__ import annotations
 
 import argparse
+import errno
 import json
+import os
 import re
 import sys
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from pathlib import Path
 
-from shocklab.config import build_root, data_root
+from shocklab.config import BUILD_ENV, DATA_ENV, build_root, data_root
 from shocklab.data.errors import DataQualityWarning, ShocklabDataError
 
 _NAME = re.compile(r"^[A-Za-z0-9_.-]{1,80}$")
+
+
+def write_replacing(targets: dict[Path, Callable[[Path], object]]) -> None:
+    """Write every ``path: writer`` pair to a temporary file beside its target, then move each
+    into place with ``os.replace``: a failure while writing (disk full, a killed process)
+    leaves the previous files whole and no temporary file behind."""
+    done: dict[Path, Path] = {}
+    try:
+        for path, write in targets.items():
+            tmp = path.with_name(f".{path.stem}.tmp-{os.getpid()}{path.suffix}")
+            done[path] = tmp
+            write(tmp)
+    except BaseException:
+        for tmp in done.values():
+            tmp.unlink(missing_ok=True)
+        raise
+    for path, tmp in done.items():
+        tmp.replace(path)  # os.replace: atomic on one file system
 
 
 def cmd_panel(args: argparse.Namespace) -> int:
@@ -70,8 +91,6 @@ def cmd_panel(args: argparse.Namespace) -> int:
         table = coverage_table(panel)
     out = build_root() / "panels" / args.name
     out.mkdir(parents=True, exist_ok=True)
-    panel.drop_attrs().to_netcdf(out / "panel.nc")
-    table.to_csv(out / "coverage.csv")
     record = provenance(
         {
             "command": "panel",
@@ -86,7 +105,15 @@ def cmd_panel(args: argparse.Namespace) -> int:
         },
     )
     record["data_quality"] = sorted({str(w.message) for w in caught})
-    (out / "provenance.json").write_text(json.dumps(record, indent=2, default=str))
+    write_replacing(
+        {
+            out / "panel.nc": panel.drop_attrs().to_netcdf,
+            out / "coverage.csv": table.to_csv,
+            out / "provenance.json": lambda p: p.write_text(
+                json.dumps(record, indent=2, default=str)
+            ),
+        }
+    )
     with pd.option_context(
         "display.width", 160, "display.max_rows", 200, "display.max_columns", 10
     ):
@@ -96,13 +123,15 @@ def cmd_panel(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from shocklab.runner import run_event
+    from shocklab.runner import FAILED_SUFFIX, run_event, write_index
 
+    print(f"{args.event}: running the notebooks (one line as each ends)", flush=True)
     record = run_event(
         args.event,
         data_dir=args.data_dir,
         scheduler=args.scheduler,
         non_trading=args.non_trading,
+        progress=lambda line: print(f"  {line}", flush=True),
     )
     print(f"{record.event_id}: {record.status} in {record.seconds:.1f} s -> {record.output}")
     if record.status == "partial":  # what was not computed, and why
@@ -112,7 +141,22 @@ def cmd_run(args: argparse.Namespace) -> int:
     if record.error:
         print(f"error: {record.error}", file=sys.stderr)
     print(f"report: {record.output}/report.html")
+    kept = Path(record.output.removesuffix(FAILED_SUFFIX))
+    if record.status == "failed" and (kept / "summary.json").is_file():
+        print(f"previous good run kept: {kept}")
+    print(f"index: {write_index([record])}")  # every run under build/runs, this one included
     return 1 if record.status == "failed" else 0
+
+
+def cmd_events(args: argparse.Namespace) -> int:
+    from shocklab.events import load_events
+
+    rows = [("id", "moment", "label")]
+    rows += [(i, spec.moment_label, spec.label) for i, spec in load_events().items()]
+    width = [max(len(r[k]) for r in rows) for k in (0, 1)]
+    for event_id, moment, label in rows:
+        print(f"{event_id:<{width[0]}}  {moment:<{width[1]}}  {label}".rstrip())
+    return 0
 
 
 def cmd_batch(args: argparse.Namespace) -> int:
@@ -140,9 +184,34 @@ def _add_non_trading(parser: argparse.ArgumentParser) -> None:
     )
 
 
+_DESCRIPTION = """\
+Regenerate the analysis of a market shock (event study, tech-crypto correlation regimes,
+liquidation cascades) for any event moment, from the market-data root ($SHOCKLAB_DATA_DIR)."""
+
+_EXAMPLES = """\
+examples:
+  shocklab events                                     list the registry (research/events.yaml)
+  shocklab run --event deepseek-2025-01-27            a registry event
+  shocklab run --event 2024-04-15                     any date (the start of that UTC day)
+  shocklab run --event 2024-08-02T21:00Z              a UTC moment (here after the NYSE close)
+  shocklab run --event 2025-01-26 --non-trading error refuse a weekend date
+  shocklab batch --workers 2                          every registry event, 2 at a time
+  shocklab panel --start 2024-01-02 --end 2025-02-28  NYSE-close panel of the universe
+
+Output goes to build/runs/<event id>/ (report.html, summary.json, executed notebooks) and
+build/runs/index.html lists every run. Set SHOCKLAB_OFFLINE=1 to never download."""
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="shocklab", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="shocklab",
+        description=_DESCRIPTION,
+        epilog=_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     sub = parser.add_subparsers(dest="command", required=True)
+    events = sub.add_parser("events", help="list the registry events (id, moment, label)")
+    events.set_defaults(func=cmd_events)
     panel = sub.add_parser("panel", help="build an aligned (time, asset) panel")
     panel.add_argument("--symbols", nargs="+", help="symbols (default: the universe groups)")
     panel.add_argument("--groups", nargs="+", help="universe groups (default: all but macro)")
@@ -187,14 +256,56 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _blocking_file(path: Path) -> Path | None:
+    """The first part of ``path`` that exists but is not a folder (so nothing goes under it)."""
+    for part in reversed([path, *path.parents]):
+        if part.exists() and not part.is_dir():
+            return part
+    return None
+
+
+def _inside(path: Path, root: Path) -> bool:
+    path, root = path.absolute(), root.absolute()
+    return path == root or root in path.parents
+
+
+def os_error_message(exc: OSError) -> str:
+    """One line for an error of the file system: what failed, on which path, and the fix."""
+    if not exc.filename:
+        return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    path = Path(os.fsdecode(exc.filename))
+    if _inside(path, build_root()):
+        fix = f"or set {BUILD_ENV} to a folder you can write"
+    elif _inside(path, data_root()):
+        fix = f"or set {DATA_ENV} (or --data-dir) to another market-data root"
+    else:
+        fix = ""
+    blocker = _blocking_file(path)
+    if exc.errno in (errno.ENOTDIR, errno.EEXIST) and blocker is not None:
+        text = f"cannot create {path}: {blocker} is a file, not a folder; move that file away"
+    elif exc.errno in (errno.EACCES, errno.EPERM):
+        text = f"permission denied on {path}: give yourself access to it"
+    elif exc.errno == errno.EROFS:
+        text = f"cannot write {path}: the file system is read-only; use a writable place"
+    elif exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        text = f"disk full (or over quota) while writing {path}: free some space"
+    else:
+        text = f"{exc.strerror or exc}: {path}"
+    return f"{text} {fix}".strip()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``shocklab`` command."""
+    """Entry point of the ``shocklab`` command. Expected failures (bad input, missing data, a
+    build folder that cannot be written, a full disk) end in one line on stderr."""
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))
     except (ShocklabDataError, ValueError, KeyError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # permissions, disk full, a path through a file
+        print(f"error: {os_error_message(exc)}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -13,8 +13,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import pooch
-
 DATA_ENV = "SHOCKLAB_DATA_DIR"
 BUILD_ENV = "SHOCKLAB_BUILD_DIR"
 OFFLINE_ENV = "SHOCKLAB_OFFLINE"
@@ -29,6 +27,8 @@ def data_root(data_dir: str | os.PathLike[str] | None = None) -> Path:
     env = os.environ.get(DATA_ENV)
     if env:
         return Path(env).expanduser().resolve()
+    import pooch  # only for the default root: the command line starts without it
+
     return Path(pooch.os_cache("shocklab")) / "market-data"
 
 
