@@ -30,17 +30,22 @@ def _data_env() -> dict[str, str]:
     return env
 
 
-def _install(session: nox.Session, *groups: str) -> None:
-    session.install("-e", ".")
+def _install(session: nox.Session, *groups: str, kernels: bool = False) -> None:
+    """Install the package (and dependency ``groups``). ``kernels``: the session starts notebook
+    kernels, fresh Python processes that import the scientific stack; compile its bytecode once
+    at install (uv does not by default), or every kernel compiles it again where
+    ``PYTHONDONTWRITEBYTECODE`` is set (measured: 14 s instead of 4 s per kernel)."""
+    env = {"UV_COMPILE_BYTECODE": "1"} if kernels else {}
+    session.install("-e", ".", env=env)
     for group in groups:
-        session.install(*nox.project.dependency_groups(PYPROJECT, group))
+        session.install(*nox.project.dependency_groups(PYPROJECT, group), env=env)
 
 
 @nox.session(default=True)
 def tests(session: nox.Session) -> None:
-    """Run the test suite (real mirror data + local HTTP servers on 127.0.0.1)."""
-    _install(session, "test")
-    session.run("pytest", *session.posargs, env=_data_env())
+    """Run the test suite (real mirror data + local HTTP servers on 127.0.0.1), offline."""
+    _install(session, "test", kernels=True)
+    session.run("pytest", *session.posargs, env={**_data_env(), "SHOCKLAB_OFFLINE": "1"})
 
 
 @nox.session(default=True)
@@ -61,16 +66,18 @@ def typecheck(session: nox.Session) -> None:
 @nox.session(default=False)
 def report(session: nox.Session) -> None:
     """Main job: regenerate the flagship analysis and its HTML report (build/runs/<event>/)."""
-    _install(session)
+    _install(session, kernels=True)
     event = session.posargs[0] if session.posargs else "deepseek-2025-01-27"
     session.run("shocklab", "run", "--event", event, env=_data_env())
 
 
 @nox.session(default=True)
 def notebooks(session: nox.Session) -> None:
-    """Execute every notebook for the flagship event with papermill (fails on any cell error)."""
-    _install(session)
-    session.run("shocklab", "run", "--event", "deepseek-2025-01-27", env=_data_env())
+    """Execute every notebook for the flagship event with papermill (fails on any cell error),
+    offline: the notebooks are checked against the local mirror, never the network."""
+    _install(session, kernels=True)
+    env = {**_data_env(), "SHOCKLAB_OFFLINE": "1"}
+    session.run("shocklab", "run", "--event", "deepseek-2025-01-27", env=env)
 
 
 @nox.session(default=False)
