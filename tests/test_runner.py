@@ -786,3 +786,26 @@ def test_a_run_set_aside_by_a_killed_process_is_restored_not_deleted(tmp_path: P
     clear_scratch(runs, "ev")
     assert (runs / "ev" / "summary.json").read_text() == "the good run"
     assert sorted(p.name for p in runs.iterdir()) == [f".other.old-{dead}", "ev", "ev.failed"]
+
+
+def test_a_run_prints_progress_and_no_false_alarms(
+    build: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    """``shocklab run`` prints one line per notebook with its status and time; kernels talk
+    over IPC sockets (no TCP-encryption warning) and are shut down without an interrupt (no
+    'KeyboardInterrupt caught in kernel'); the run updates index.html."""
+    _probe_notebooks(tmp_path, monkeypatch, "10_probe", "20_probe")
+    assert main(["run", "--event", "2024-04-15"]) == 0
+    out, err = capfd.readouterr()
+    assert re.search(r"^  10_probe: ok in \d+\.\d s$", out, re.MULTILINE), out
+    assert re.search(r"^  20_probe: ok in \d+\.\d s$", out, re.MULTILINE), out
+    assert "adhoc-2024-04-15: ok in" in out
+    assert "without encryption" not in err
+    assert "KeyboardInterrupt" not in err
+    assert "ERROR" not in err
+    index = tmp_path / "build" / "runs" / "index.html"
+    assert f"index: {index}" in out
+    assert "adhoc-2024-04-15/report.html" in index.read_text()

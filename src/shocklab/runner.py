@@ -303,13 +303,29 @@ _SIGNAL_CAUSE = {
 
 
 def _kernel_watch() -> tuple[type[Any], list[int]]:
-    """A kernel manager class for papermill that records the exit code of a kernel found dead,
-    and the list it records into."""
+    """A kernel manager class for papermill, and the list it records into.
+
+    - It records the exit code of a kernel found dead (for :func:`_death_reason`).
+    - The kernel talks over local IPC sockets in a private temporary folder, not TCP ports on
+      127.0.0.1: no port race between kernels started at once (jupyter_client#154) and no
+      "Kernel is running over TCP without encryption" warning on every start.
+    - An idle kernel is shut down without the interrupt jupyter_client sends first, which
+      only made ipykernel log a false "KeyboardInterrupt caught in kernel" after every
+      notebook that ran to its end.
+    """
+    import tempfile
+
     from jupyter_client.manager import AsyncKernelManager
 
     exits: list[int] = []
 
     class WatchedKernelManager(AsyncKernelManager):
+        def __init__(self, **kwargs: Any) -> None:
+            super().__init__(**kwargs)
+            self._ipc_dir = tempfile.mkdtemp(prefix="shocklab-kernel-")
+            self.transport = "ipc"
+            self.ip = os.path.join(self._ipc_dir, "kernel")
+
         async def is_alive(self) -> bool:  # type: ignore[override]  # async, as its parent's
             alive = bool(await super().is_alive())
             if not alive and self.provisioner is not None and self.provisioner.has_process:
@@ -317,6 +333,16 @@ def _kernel_watch() -> tuple[type[Any], list[int]]:
                 if code is not None:
                     exits.append(int(code))
             return alive
+
+        async def _async_interrupt_kernel(self) -> None:
+            if self.shutting_down:  # shutting down a kernel that finished its notebook
+                return
+            await super()._async_interrupt_kernel()
+
+        async def _async_cleanup_resources(self, restart: bool = False) -> None:
+            await super()._async_cleanup_resources(restart=restart)
+            if not restart:
+                shutil.rmtree(self._ipc_dir, ignore_errors=True)
 
     return WatchedKernelManager, exits
 
