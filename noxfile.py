@@ -9,6 +9,7 @@ the notebooks; ``nox -s benchmarks`` runs the performance measurements on demand
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import nox
@@ -44,6 +45,11 @@ def _install(session: nox.Session, *groups: str, kernels: bool = False) -> None:
 @nox.session(default=True)
 def tests(session: nox.Session) -> None:
     """Run the test suite (real mirror data + local HTTP servers on 127.0.0.1), offline."""
+    if shutil.which("chromium") is None:  # in the first seconds, not after minutes of tests
+        session.error(
+            "the report test renders report.html in headless Chromium, which is not installed. "
+            "Install it: sudo apt-get install -y chromium (Debian/Ubuntu), then run nox again"
+        )
     _install(session, "test", kernels=True)
     session.run("pytest", *session.posargs, env={**_data_env(), "SHOCKLAB_OFFLINE": "1"})
 
@@ -82,9 +88,15 @@ def notebooks(session: nox.Session) -> None:
 
 @nox.session(default=False)
 def lab(session: nox.Session) -> None:
-    """JupyterLab on notebooks/ (jupytext opens the .py notebooks as notebooks)."""
-    _install(session)
-    session.run("jupyter", "lab", "notebooks", *session.posargs, env=_data_env())
+    """JupyterLab on notebooks/: the .py notebooks open as notebooks on double-click (jupytext's
+    default-viewer setting, etc/jupyterlab/overrides.json, installed into the session's
+    environment); works as root too."""
+    _install(session, kernels=True)
+    settings = Path(session.virtualenv.location) / "share" / "jupyter" / "lab" / "settings"
+    settings.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(ROOT / "etc" / "jupyterlab" / "overrides.json", settings / "overrides.json")
+    root = ["--allow-root"] if hasattr(os, "geteuid") and os.geteuid() == 0 else []
+    session.run("jupyter", "lab", "notebooks", *root, *session.posargs, env=_data_env())
 
 
 @nox.session(default=False)

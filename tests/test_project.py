@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import re
+import shutil
 import tomllib
 from pathlib import Path
 
@@ -74,3 +76,47 @@ def test_functions_named_in_messages_exist() -> None:
                 assert hasattr(obj, attr), f"{dotted}: {attr} not found"
                 obj = getattr(obj, attr)
             break
+
+
+def test_jupyterlab_opens_py_notebooks_as_notebooks(tmp_path: Path) -> None:
+    """The settings ``nox -s lab`` installs (etc/jupyterlab/overrides.json) make jupytext's
+    notebook the default viewer of .py files: a JupyterLab server started with them reports it
+    through its settings API."""
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    settings = tmp_path / "settings"
+    settings.mkdir()
+    shutil.copyfile(ROOT / "etc" / "jupyterlab" / "overrides.json", settings / "overrides.json")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = subprocess.Popen(
+        [
+            sys.executable, "-m", "jupyter", "lab", "--no-browser", "--allow-root",
+            f"--port={port}", "--ServerApp.ip=127.0.0.1", "--IdentityProvider.token=",
+            f"--LabApp.app_settings_dir={settings}", f"--ServerApp.root_dir={tmp_path}",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}/lab/api/settings/@jupyterlab/docmanager-extension:plugin"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                with urllib.request.urlopen(url, timeout=5) as resp:
+                    answer = json.loads(resp.read())
+                break
+            except OSError:
+                assert server.poll() is None, "jupyter lab exited"
+                assert time.monotonic() < deadline, "jupyter lab did not answer in 90 s"
+                time.sleep(0.5)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    viewers = answer["schema"]["properties"]["defaultViewers"]["default"]
+    assert viewers["python"] == "Jupytext Notebook"
