@@ -159,3 +159,16 @@ def test_events_lists_the_registry(capsys: pytest.CaptureFixture[str]) -> None:
         assert line.startswith(event_id)
         assert spec.moment_label in line
         assert line.endswith(spec.label)
+
+
+@pytest.mark.parametrize("module", ["shocklab", "shocklab.data", "shocklab.models"])
+def test_packages_import_the_scientific_stack_only_when_used(module: str) -> None:
+    code = (
+        f"import sys, {module}\n"
+        "heavy = {'xarray', 'dask', 'scipy', 'statsmodels', 'arch', 'matplotlib', 'pandas'}\n"
+        "print('LOADED', sorted({m.split('.')[0] for m in sys.modules} & heavy))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert "LOADED []" in out

@@ -6,11 +6,23 @@ calendar alignment) -> ``shocklab.models`` -> ``shocklab.plots`` -> ``shocklab.r
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
+from typing import Any
 
-try:
-    __version__ = version("shocklab")
-except PackageNotFoundError:  # pragma: no cover - running from a source tree without install
-    __version__ = "0+unknown"
+
+def __getattr__(name: str) -> Any:
+    """``__version__`` on first use: importlib.metadata costs ~0.1 s that ``shocklab --help``
+    and a pre-flight check need not pay (PEP 562)."""
+    if name == "__version__":
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            value = version("shocklab")
+        except PackageNotFoundError:  # pragma: no cover - a source tree without install
+            value = "0+unknown"
+        globals()[name] = value
+        return value
+    msg = f"module 'shocklab' has no attribute {name!r}"
+    raise AttributeError(msg)
+
 
 __all__ = ["__version__"]

@@ -324,7 +324,7 @@ def _kernel_watch() -> tuple[type[Any], list[int]]:
             super().__init__(**kwargs)
             self._ipc_dir = tempfile.mkdtemp(prefix="shocklab-kernel-")
             self.transport = "ipc"
-            self.ip = os.path.join(self._ipc_dir, "kernel")
+            self.ip = str(Path(self._ipc_dir) / "kernel")
 
         async def is_alive(self) -> bool:  # type: ignore[override]  # async, as its parent's
             alive = bool(await super().is_alive())
