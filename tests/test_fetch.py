@@ -340,3 +340,49 @@ def test_online_coverage_downloads_and_leaves_out_what_fails(
     # without a span the coverage only says what a download would cover (no request made)
     lazy = Catalog(online).coverage(["OTHERUSDT"], "hourly", day0)
     assert lazy.to_download == ["OTHERUSDT"]
+
+
+DEC_2024_MS = JAN_2025_MS - 31 * 24 * HOUR_MS
+
+
+def test_a_fetched_series_extends_when_a_later_month_is_asked(
+    upstream: Upstream, online: Path
+) -> None:
+    """December fetched, January asked: the missing month is downloaded and merged, the ledger
+    records the new span and the catalog sees it (it was 72 of 72 closes NaN, no word)."""
+    from shocklab.data.catalog import Catalog
+
+    serve_archive(upstream, SPOT_2024, zipped("d.csv", kline_rows(DEC_2024_MS, 744, micro=False)))
+    serve_archive(
+        upstream, SPOT_2025, zipped("j.csv", kline_rows(JAN_2025_MS, 744, micro=False, base=900))
+    )
+    dec = open_prices("TESTUSDT", "2024-12-01", "2024-12-31T23:00", freq="1h")
+    assert np.isfinite(dec["close"].values).all()
+    assert upstream.hits.get(f"/{SPOT_2025}", 0) == 0  # only December so far
+    jan = open_prices("TESTUSDT", "2025-01-10", "2025-01-13", freq="1h")
+    closes = jan["close"].values.ravel()
+    assert closes.size == 96  # 10, 11, 12 and 13 January (a date end is inclusive)
+    assert np.isfinite(closes).all()
+    assert closes[0] == 900 + 9 * 24 + 0.5  # 2025-01-10T00:00 is the 217th bar of January
+    sf = Catalog(online).locate("TESTUSDT", "1h", "spot")
+    assert sf is not None
+    assert sf.span_from == "fetch"
+    assert sf.first == pd.Timestamp("2024-12-01")
+    assert sf.last == pd.Timestamp("2025-01-13T23:00")  # what the request needed, no more
+
+
+def test_an_empty_upstream_answer_is_recorded_not_written(upstream: Upstream, online: Path) -> None:
+    """No bars upstream (before a listing): no header-only file that would block later fetches;
+    the ledger says 'no data for that span', a repeat is answered without asking, and a later
+    span (after the listing) is fetched."""
+    upstream.serve("/api/v3/klines", Reply(body=b"[]"))
+    with pytest.raises(FetchError, match="Binance has no spot 1h bars of TESTUSDT"):
+        fetch_spot("2024-12-01", "2025-01-01", online)
+    assert not (online / "crypto/binance/spot/1h/TESTUSDT.csv").exists()
+    asked = dict(upstream.hits)
+    with pytest.raises(FetchError, match="an earlier fetch found none"):
+        fetch_spot("2024-12-05", "2024-12-20", online)
+    assert upstream.hits == asked  # not asked again
+    serve_archive(upstream, SPOT_2025, zipped("j.csv", kline_rows(JAN_2025_MS, 744, micro=False)))
+    path = fetch_spot("2025-01-01", "2025-02-01", online)
+    assert len(pd.read_csv(path)) == 744

@@ -32,6 +32,7 @@ from typing import Literal
 import pandas as pd
 
 from shocklab.config import offline
+from shocklab.data import ledger
 from shocklab.data.errors import DataQualityWarning, FetchError, UnknownSymbolError
 from shocklab.data.readlog import file_sha256, path_sha256, record_read
 from shocklab.data.sources.coinglass import AGG_DAILY_FIX
@@ -97,6 +98,7 @@ class SeriesFile:
     venue: str
     calendar: Calendar
     manifest_span: tuple[pd.Timestamp, pd.Timestamp] | None = field(default=None, repr=False)
+    fetched_span: tuple[pd.Timestamp, pd.Timestamp] | None = field(default=None, repr=False)
 
     @property
     def sha256(self) -> str:
@@ -105,6 +107,8 @@ class SeriesFile:
 
     @functools.cached_property
     def _span(self) -> tuple[pd.Timestamp | None, pd.Timestamp | None, str]:
+        if self.fetched_span is not None:  # a fetch wrote the file after the manifest was made
+            return (*self.fetched_span, "fetch")
         if self.manifest_span is not None:
             return (*self.manifest_span, "manifest")
         span = file_span(self.path)
@@ -122,7 +126,9 @@ class SeriesFile:
 
     @property
     def span_from(self) -> str:
-        """``manifest``, ``file`` (read from the file) or ``unreadable``."""
+        """``fetch`` (recorded by the fetch that last wrote the file, see
+        :mod:`shocklab.data.ledger`), ``manifest``, ``file`` (read from the file) or
+        ``unreadable``."""
         return self._span[2]
 
     @property
@@ -244,6 +250,7 @@ class Catalog:
         self._manifest = _read_manifest(root / "manifest.csv")
         if self._manifest:
             record_read(root / "manifest.csv", root)
+        self._fetched = ledger.load(root)["spans"] if (root / ledger.LEDGER).is_file() else {}
 
     def source(
         self,
@@ -408,6 +415,7 @@ class Catalog:
                 venue=str(meta.get("venue") or venue_name),
                 calendar=calendar,
                 manifest_span=_manifest_span(meta),
+                fetched_span=_fetched_span(self._fetched.get(rel)),
             )
         return None
 
@@ -487,6 +495,12 @@ def _stamp(value: object) -> pd.Timestamp | None:
     if str(ts) == "NaT":  # pd.Timestamp("NaT") is NaT; the stubs do not say so
         return None
     return ts.tz_convert(None) if ts.tzinfo is not None else ts
+
+
+def _fetched_span(got: object) -> tuple[pd.Timestamp, pd.Timestamp] | None:
+    if not isinstance(got, list) or len(got) != 2:
+        return None
+    return pd.Timestamp(str(got[0])), pd.Timestamp(str(got[1]))
 
 
 def _manifest_span(meta: dict[str, object]) -> tuple[pd.Timestamp, pd.Timestamp] | None:

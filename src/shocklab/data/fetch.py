@@ -23,6 +23,7 @@ import pooch
 import requests
 
 from shocklab.config import data_root, offline
+from shocklab.data import ledger
 from shocklab.data.catalog import Venue, check_venue, crypto_dir
 from shocklab.data.errors import ChecksumError, DataFileError, FetchError
 from shocklab.data.sources import binance, coinglass, yahoo
@@ -118,12 +119,20 @@ def _get_json(url: str, params: dict[str, Any], headers: dict[str, str] | None =
     raise FetchError(msg)
 
 
-def write_series(frame: pd.DataFrame, path: Path, *, time_col: str = "time") -> Path:
+def write_series(
+    frame: pd.DataFrame, path: Path, *, time_col: str = "time", root: Path | None = None
+) -> Path:
     """Merge ``frame`` into a mirror-format CSV at ``path`` atomically (new rows win).
 
     Works for any numeric columns (bars, funding, liquidations): the existing file is read back
-    through the same time parsing as the mirror files.
+    through the same time parsing as the mirror files. With ``root`` the span now in the file
+    is recorded in the root's ledger (:mod:`shocklab.data.ledger`), which the catalog trusts
+    over the mirror's manifest. Nothing is written when there is no row at all (an empty
+    upstream answer is not a file): :class:`FetchError`.
     """
+    if frame.empty and not path.exists():
+        msg = f"{path.name}: the upstream answer held no rows; nothing was written."
+        raise FetchError(msg)
     if path.exists():
         old = _read_written(path, time_col)
         old = old[[c for c in frame.columns if c in old.columns]]
@@ -139,6 +148,8 @@ def write_series(frame: pd.DataFrame, path: Path, *, time_col: str = "time") -> 
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
     out.to_csv(tmp, index=False, float_format="%.10g")
     tmp.replace(path)
+    if root is not None and len(index):
+        ledger.record_span(root, path.relative_to(root).as_posix(), index.min(), index.max())
     return path
 
 
@@ -170,6 +181,14 @@ def fetch_binance_klines(
     without an archive yet (the current one) come from the REST endpoint."""
     check_venue(market)
     root = data_root(root)
+    path = root / crypto_dir(market, interval) / f"{symbol}.csv"
+    relpath = path.relative_to(root).as_posix()
+    if ledger.known_empty(root, relpath, start, end):
+        msg = (
+            f"Binance has no {market} {interval} bars of {symbol} for {start} .. {end} (an "
+            f"earlier fetch found none: not listed then; recorded in {root / ledger.LEDGER})."
+        )
+        raise FetchError(msg)
     frames = []
     for month in _months(start, end):
         rel = binance.archive_path(market, symbol, interval, month)
@@ -191,8 +210,15 @@ def fetch_binance_klines(
     ]
     if market == "usdm-mark":
         frame = frame.drop(columns="volume")
-    path = root / crypto_dir(market, interval) / f"{symbol}.csv"
-    return write_series(frame, path)
+    if frame.empty:  # "no data for that span", never a header-only file that blocks later calls
+        ledger.record_empty(root, relpath, start, end)
+        msg = (
+            f"Binance has no {market} {interval} bars of {symbol} for {start} .. {end} (not "
+            f"listed then, or not on this venue); recorded in {root / ledger.LEDGER}, so later "
+            "calls for this span do not ask again."
+        )
+        raise FetchError(msg)
+    return write_series(frame, path, root=root)
 
 
 def _rest_month(symbol: str, interval: str, market: Venue, month: pd.Period) -> pd.DataFrame:
@@ -247,7 +273,7 @@ def fetch_funding(
             )
         )
     frame = pd.concat(frames).sort_index()
-    return write_series(frame, root / "crypto/binance/usdm-funding" / f"{symbol}.csv")
+    return write_series(frame, root / "crypto/binance/usdm-funding" / f"{symbol}.csv", root=root)
 
 
 def fetch_fred(series_id: str, *, root: Path | None = None) -> Path:
@@ -280,7 +306,7 @@ def fetch_yahoo(
     frame = yahoo.download_yahoo(symbol, start, end, interval)
     folder = "macro" if symbol in yahoo.MACRO_NAMES else "equities/us"
     path = root / folder / interval / f"{symbol}.csv"
-    return write_series(frame, path, time_col="date" if interval == "1d" else "time")
+    return write_series(frame, path, time_col="date" if interval == "1d" else "time", root=root)
 
 
 def fetch_prices(
@@ -291,11 +317,20 @@ def fetch_prices(
     start: pd.Timestamp,
     end: pd.Timestamp,
     root: Path | None = None,
+    progressbar: bool = False,
 ) -> Path:
-    """Fetch a missing price series: Binance for crypto pairs, Yahoo otherwise."""
+    """Fetch a missing price series: Binance for crypto pairs, Yahoo otherwise. No progress
+    bar by default: the loaders call this inside notebook kernels, where pooch's tqdm.auto
+    bar needs ipywidgets and otherwise prints a TqdmWarning into the executed notebook."""
     if symbol.endswith(CRYPTO_QUOTES):
         return fetch_binance_klines(
-            symbol, interval=freq, market=venue, start=start, end=end, root=root
+            symbol,
+            interval=freq,
+            market=venue,
+            start=start,
+            end=end,
+            root=root,
+            progressbar=progressbar,
         )
     if freq not in ("1d", "1h"):
         msg = f"Yahoo has no {freq} history for {symbol}; use freq '1d' or '1h'."

@@ -39,12 +39,14 @@ from shocklab.data.catalog import (
     Catalog,
     SeriesFile,
     Venue,
+    check_venue,
     path_sha256,
 )
 from shocklab.data.errors import (
     CoverageError,
     DataFileError,
     DataQualityWarning,
+    ShocklabDataError,
     UnknownSymbolError,
 )
 from shocklab.data.readlog import record_read
@@ -214,6 +216,9 @@ def _resolve(
             fetch_prices(symbol, freq=freq, venue=venue, start=start, end=end, root=root)
             catalog = Catalog(root)
             sf = catalog.locate(symbol, freq, venue)
+        elif sf is not None and allow_fetch and _extend(sf, start, end, root):
+            catalog = Catalog(root)
+            sf = catalog.locate(symbol, freq, venue)
         if sf is None:
             why = "no local file" + (
                 " and downloads are off (SHOCKLAB_OFFLINE or fetch=False)"
@@ -228,6 +233,53 @@ def _resolve(
         msg = "no symbols requested; pass at least one symbol."
         raise ValueError(msg)
     return files
+
+
+def _missing_spans(
+    sf: SeriesFile, start: pd.Timestamp, end: pd.Timestamp
+) -> list[tuple[pd.Timestamp, pd.Timestamp]]:
+    """The parts of ``[start, end)`` before the file's first bar and after its last one."""
+    if sf.first is None or sf.last is None:
+        return []
+    spans = []
+    if start < sf.first:
+        spans.append((start, sf.first))
+    after = sf.last + sf.bar_length
+    if end > after:
+        spans.append((after, end))
+    return spans
+
+
+def _extend(sf: SeriesFile, start: pd.Timestamp, end: pd.Timestamp, root: Path) -> bool:
+    """Online, fetch the parts of ``[start, end)`` the local file lacks and merge them into it
+    (the fetch records the new span for the catalog). True when something was fetched. A part
+    the upstream cannot give (not listed then, an upstream error) is a
+    :class:`DataQualityWarning` naming the file, the span and why: the panel then has NaN
+    there, said out loud."""
+    from shocklab.data.fetch import fetch_prices  # the network layer, only when needed
+
+    fetched = False
+    for lo, hi in _missing_spans(sf, start, end):
+        try:
+            fetch_prices(sf.symbol, freq=sf.freq, venue=_venue_of(sf), start=lo, end=hi, root=root)
+        except (ShocklabDataError, OSError) as exc:
+            warnings.warn(
+                f"{sf.symbol}: {sf.relpath} covers {sf.first} .. {sf.last} and fetching "
+                f"{lo} .. {hi} failed ({exc}); those bars stay empty.",
+                DataQualityWarning,
+                stacklevel=4,
+            )
+            continue
+        fetched = True
+    return fetched
+
+
+def _venue_of(sf: SeriesFile) -> Venue:
+    """The Binance venue folder of a crypto file (``spot`` for the others: unused there)."""
+    parts = sf.relpath.split("/")
+    if parts[:2] == ["crypto", "binance"] and len(parts) > 2:
+        return check_venue(parts[2])
+    return "spot"
 
 
 def open_prices(
