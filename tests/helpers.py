@@ -19,6 +19,7 @@ class Reply:
     body: bytes = b""
     delay: float = 0.0
     headers: dict[str, str] = field(default_factory=dict)
+    drip: float = 0.0  # seconds between single bytes of the body (a stalling server)
 
 
 @dataclass
@@ -61,7 +62,13 @@ def serve_upstream() -> Iterator[Upstream]:
                 self.send_header(key, value)
             self.end_headers()
             with suppress(BrokenPipeError, ConnectionResetError):
-                self.wfile.write(reply.body)
+                if reply.drip:
+                    for i in range(len(reply.body)):
+                        self.wfile.write(reply.body[i : i + 1])
+                        self.wfile.flush()
+                        time.sleep(reply.drip)
+                else:
+                    self.wfile.write(reply.body)
 
         def log_message(self, *args: object) -> None:
             pass

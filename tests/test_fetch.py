@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 from helpers import Reply, Upstream
 
-from shocklab.data import ChecksumError, FetchError, open_prices
+from shocklab.data import ChecksumError, DataQualityWarning, FetchError, open_prices
 from shocklab.data import fetch as fetch_mod
 from shocklab.data.sources import yahoo
 
@@ -386,3 +386,55 @@ def test_an_empty_upstream_answer_is_recorded_not_written(upstream: Upstream, on
     serve_archive(upstream, SPOT_2025, zipped("j.csv", kline_rows(JAN_2025_MS, 744, micro=False)))
     path = fetch_spot("2025-01-01", "2025-02-01", online)
     assert len(pd.read_csv(path)) == 744
+
+
+def test_rate_limits_are_retried_as_retry_after_says(
+    upstream: Upstream, online: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    waits: list[float] = []
+    monkeypatch.setattr("time.sleep", waits.append)
+    upstream.serve(
+        "/api/v3/klines",
+        Reply(status=429, headers={"Retry-After": "7"}),
+        Reply(status=418),  # Binance's ban answer, no header: exponential backoff
+        Reply(body=b"[]"),
+    )
+    got = fetch_mod._get_json(f"{upstream.url}/api/v3/klines", {"symbol": "TESTUSDT"})
+    assert got == []
+    assert waits == [7.0, 2.0]
+    assert upstream.hits["/api/v3/klines"] == 3
+
+
+def test_a_refused_request_is_a_clear_error_not_retried(upstream: Upstream, online: Path) -> None:
+    upstream.serve(
+        "/api/v3/klines", Reply(status=400, body=b'{"code":-1121,"msg":"Invalid symbol."}')
+    )
+    with pytest.raises(FetchError) as info:
+        fetch_mod._get_json(f"{upstream.url}/api/v3/klines", {"symbol": "NOPEUSDT"})
+    message = str(info.value)
+    assert "HTTP 400" in message
+    assert "Invalid symbol." in message
+    assert "symbol=NOPEUSDT" in message
+    assert upstream.hits["/api/v3/klines"] == 1
+
+
+def test_a_dripping_server_hits_the_total_deadline(upstream: Upstream, online: Path) -> None:
+    """One byte every 0.05 s never trips the per-read time-out; the total deadline does."""
+    upstream.serve("/slow.zip", Reply(body=b"x" * 400, drip=0.05))
+    with pytest.raises(FetchError, match="longer than 1 s in all"):
+        fetch_mod.download(f"{upstream.url}/slow.zip", online / "slow.zip", deadline=1.0)
+    assert not (online / "slow.zip").exists()
+
+
+def test_a_damaged_cached_archive_is_fetched_again_once(upstream: Upstream, online: Path) -> None:
+    blob = zipped("t.csv", kline_rows(JAN_2025_MS, 24, micro=False))
+    serve_archive(upstream, SPOT_2025, blob)
+    fetch_spot("2025-01-01", "2025-01-02", online)
+    cached = online / "_downloads" / "binance" / SPOT_2025
+    assert cached.read_bytes() == blob
+    cached.write_bytes(blob[:-10] + b"0123456789")  # damaged on disk
+    (online / "crypto/binance/spot/1h/TESTUSDT.csv").unlink()
+    with pytest.warns(DataQualityWarning, match="fails its checksum"):
+        path = fetch_spot("2025-01-01", "2025-01-02", online)
+    assert cached.read_bytes() == blob
+    assert len(pd.read_csv(path)) == 24

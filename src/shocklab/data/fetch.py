@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import uuid
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,7 @@ import requests
 from shocklab.config import data_root, offline
 from shocklab.data import ledger
 from shocklab.data.catalog import Venue, check_venue, crypto_dir
-from shocklab.data.errors import ChecksumError, DataFileError, FetchError
+from shocklab.data.errors import ChecksumError, DataFileError, DataQualityWarning, FetchError
 from shocklab.data.sources import binance, coinglass, yahoo
 from shocklab.data.sources.mirror import (
     parse_dates,
@@ -60,12 +61,64 @@ def _require_online(what: str) -> None:
         raise FetchError(msg)
 
 
+DEADLINE = 600.0
+"""The longest one download may take in all (seconds); :data:`TIMEOUT` bounds each read."""
+
+
+class _DeadlineExceeded(Exception):  # not a requests error: pooch must not retry it
+    pass
+
+
+class _Downloader:
+    """pooch downloader with a total deadline: pooch's ``HTTPDownloader`` bounds each read only,
+    so a server that drips one byte every 0.2 s never times out. Reads whatever has arrived
+    (``read1``) and checks the clock after each read."""
+
+    def __init__(self, timeout: float, deadline: float, progressbar: bool) -> None:
+        self.timeout, self.deadline, self.progressbar = timeout, deadline, progressbar
+
+    def __call__(
+        self, url: str, output_file: Any, pooch_obj: Any, check_only: bool = False
+    ) -> bool | None:
+        import time
+
+        if check_only:  # pooch asks whether the file exists upstream
+            with requests.head(url, timeout=self.timeout, allow_redirects=True) as resp:
+                return bool(resp.status_code == 200)
+        began = time.monotonic()
+        with requests.get(url, stream=True, timeout=self.timeout) as resp:
+            resp.raise_for_status()
+            total = int(resp.headers.get("content-length", 0) or 0)
+            bar = None
+            if self.progressbar:
+                from tqdm import tqdm  # the text bar: tqdm.auto wants ipywidgets in a kernel
+
+                bar = tqdm(total=total or None, unit="B", unit_scale=True, leave=True)
+            try:
+                with open(output_file, "wb") as out:  # noqa: PTH123  # pooch gives a str path
+                    while chunk := resp.raw.read1(1 << 16, decode_content=True):
+                        out.write(chunk)
+                        if bar is not None:
+                            bar.update(len(chunk))
+                        if time.monotonic() - began > self.deadline:
+                            msg = (
+                                f"{url}: the download took longer than {self.deadline:.0f} s "
+                                "in all (a stalled or very slow server)"
+                            )
+                            raise _DeadlineExceeded(msg)
+            finally:
+                if bar is not None:
+                    bar.close()
+        return None
+
+
 def download(
     url: str,
     dest: Path,
     *,
     known_hash: str | None = None,
     timeout: float = TIMEOUT,
+    deadline: float | None = None,
     retries: int | None = None,
     progressbar: bool = False,
 ) -> Path:
@@ -73,7 +126,9 @@ def download(
 
     Raises :class:`ChecksumError` on a hash mismatch (the bad file is not kept) and
     :class:`FetchError` when the request still fails after ``retries`` retries (default
-    :data:`RETRIES`; pooch waits 1 s, 2 s, ... between attempts).
+    :data:`RETRIES`; pooch waits 1 s, 2 s, ... between attempts) or takes longer than
+    ``deadline`` (default :data:`DEADLINE`) in all. A file already in ``dest`` that fails
+    ``known_hash`` (damaged on disk) is fetched again once, with a :class:`DataQualityWarning`.
     """
     _require_online(url)
     retries = RETRIES if retries is None else retries
@@ -86,36 +141,100 @@ def download(
         retry_if_failed=retries,
         allow_updates=False,
     )
-    downloader = pooch.HTTPDownloader(progressbar=progressbar, timeout=timeout)
+    downloader = _Downloader(timeout, DEADLINE if deadline is None else deadline, progressbar)
+    for attempt in (1, 2):
+        try:
+            return Path(fetcher.fetch(dest.name, downloader=downloader))
+        except _DeadlineExceeded as exc:
+            msg = f"{exc}. Try again later."
+            raise FetchError(msg) from None
+        except ValueError as exc:
+            if "updates are disallowed" in str(exc) and attempt == 1 and dest.exists():
+                warnings.warn(
+                    f"{dest}: the cached copy of {url} fails its checksum (damaged on disk); "
+                    "it is fetched again.",
+                    DataQualityWarning,
+                    stacklevel=2,
+                )
+                dest.unlink()
+                continue
+            if "hash" in str(exc).lower():
+                msg = (
+                    f"{url}: checksum mismatch ({exc}). The file was not kept; try again later "
+                    "or report it upstream if it persists."
+                )
+                raise ChecksumError(msg) from exc
+            raise
+        except requests.exceptions.RequestException as exc:
+            msg = f"{url}: download failed after {retries} retries ({exc})."
+            raise FetchError(msg) from exc
+    msg = f"{url}: not fetched"  # not reached: the second attempt returns or raises
+    raise FetchError(msg)
+
+
+MAX_WAIT = 60.0
+"""The longest wait a ``Retry-After`` header can ask for before a retry (seconds)."""
+
+
+def _retry_after(resp: requests.Response, attempt: int) -> float:
+    """Seconds to wait after HTTP 429/418: the server's ``Retry-After`` (seconds), else an
+    exponential backoff (1, 2, 4 ... s), capped at :data:`MAX_WAIT`."""
+    header = resp.headers.get("Retry-After", "")
     try:
-        return Path(fetcher.fetch(dest.name, downloader=downloader))
-    except ValueError as exc:
-        if "hash" in str(exc).lower():
-            msg = (
-                f"{url}: checksum mismatch ({exc}). The file was not kept; try again later or "
-                "report it upstream if it persists."
-            )
-            raise ChecksumError(msg) from exc
-        raise
-    except requests.exceptions.RequestException as exc:
-        msg = f"{url}: download failed after {retries} retries ({exc})."
-        raise FetchError(msg) from exc
+        wait = float(header)
+    except ValueError:
+        wait = 2.0**attempt
+    return min(max(wait, 0.0), MAX_WAIT)
+
+
+def _upstream_message(resp: requests.Response) -> str:
+    """The upstream's own explanation of an error answer (Binance: ``{"code", "msg"}``)."""
+    try:
+        body = resp.json()
+    except ValueError:
+        return resp.text[:200].strip()
+    if isinstance(body, dict):
+        return str(body.get("msg") or body.get("message") or body)[:200]
+    return str(body)[:200]
 
 
 def _get_json(url: str, params: dict[str, Any], headers: dict[str, str] | None = None) -> Any:
+    """GET a JSON answer. Connection errors, time-outs and HTTP 5xx are retried
+    :data:`RETRIES` times; HTTP 429 (and Binance's 418) wait as ``Retry-After`` says (else an
+    exponential backoff) and are retried; any other 4xx is a :class:`FetchError` naming the URL,
+    the request and the upstream's message (e.g. an unknown symbol)."""
+    import time
+
     _require_online(url)
-    last: Exception | None = None
-    for _ in range(RETRIES + 1):
+    last: Exception | str | None = None
+    what = ", ".join(f"{k}={v}" for k, v in params.items())
+    for attempt in range(RETRIES + 1):
         try:
             resp = requests.get(url, params=params, headers=headers, timeout=TIMEOUT)
-            if resp.status_code >= 500:
-                last = requests.HTTPError(f"HTTP {resp.status_code}")
-                continue
-            resp.raise_for_status()
-            return resp.json()
         except (requests.ConnectionError, requests.Timeout) as exc:
             last = exc
-    msg = f"{url}: request failed after {RETRIES} retries ({last})."
+            continue
+        if resp.status_code in (418, 429):
+            last = f"HTTP {resp.status_code}: rate limited"
+            if attempt < RETRIES:
+                time.sleep(_retry_after(resp, attempt))
+            continue
+        if resp.status_code >= 500:
+            last = f"HTTP {resp.status_code}"
+            continue
+        if resp.status_code >= 400:
+            msg = (
+                f"{url} ({what}): HTTP {resp.status_code}, {_upstream_message(resp)!r}. Check "
+                "the symbol and the dates (the upstream refused the request; retrying will not "
+                "help)."
+            )
+            raise FetchError(msg)
+        try:
+            return resp.json()
+        except ValueError as exc:
+            msg = f"{url} ({what}): the answer is not JSON ({exc})."
+            raise FetchError(msg) from exc
+    msg = f"{url} ({what}): request failed after {RETRIES} retries ({last})."
     raise FetchError(msg)
 
 
