@@ -241,13 +241,15 @@ def test_coinglass_key_from_env_only(
         "/api/futures/liquidation/aggregated-history", Reply(body=json.dumps(payload).encode())
     )
     path = fetch_mod.fetch_coinglass_liquidations("BTC", root=online)
+    # written where the loaders read: the long-format daily file of the layout
+    assert path == online / "derivatives/coinglass_agg_daily/liquidation_agg_1d.csv.gz"
     frame = pd.read_csv(path)
-    assert frame["time"].tolist() == ["2025-01-27T00:00:00Z"]
-    assert frame["long_usd"].iloc[0] == 8.3e7
+    assert frame["ts_utc"].tolist() == ["2025-01-27 00:00:00+00"]
+    assert frame["liq_long_usd"].iloc[0] == 8.3e7
     sent = upstream.requests[-1][1]
     assert sent["CG-API-KEY"] == "test-key-123"
-    assert "test-key-123" not in path.read_text()
-    # a later fetch merges into the file (it has no close column: not read back as bars)
+    assert b"test-key-123" not in path.read_bytes()
+    # a later fetch merges into the file; another asset's rows are kept
     later = {
         "code": "0",
         "data": [
@@ -261,9 +263,13 @@ def test_coinglass_key_from_env_only(
     upstream.serve(
         "/api/futures/liquidation/aggregated-history", Reply(body=json.dumps(later).encode())
     )
-    merged = pd.read_csv(fetch_mod.fetch_coinglass_liquidations("BTC", root=online))
-    assert merged["time"].tolist() == ["2025-01-27T00:00:00Z", "2025-01-28T00:00:00Z"]
-    assert merged["long_usd"].tolist() == [8.3e7, 3.7e7]
+    fetch_mod.fetch_coinglass_liquidations("ETH", root=online)
+    fetch_mod.fetch_coinglass_liquidations("BTC", root=online)
+    from shocklab.data import open_liquidations
+
+    ds = open_liquidations(["BTC", "ETH"], "2025-01-27", "2025-01-28", data_dir=online)
+    assert ds["long_usd"].sel(asset="BTC").values.tolist() == [8.3e7, 3.7e7]
+    assert ds["short_usd"].sel(asset="ETH").values.tolist()[-1] == 1.8e7
 
 
 def test_yfinance_frame_multiindex_and_flat() -> None:

@@ -46,8 +46,18 @@ StudyCalendar = Literal["nyse", "hourly", "utc_daily"]
 """How a study samples an asset: ``nyse`` (priced at each NYSE close: session-dated daily bars,
 or 24/7 intraday bars sampled at the close), ``hourly`` (UTC hour bars) or ``utc_daily``
 (UTC-day bars)."""
-FUNDING_DIR = "crypto/binance/usdm-funding"
-COINGLASS_DIR = "derivatives/coinglass_agg_daily"
+LAYOUT = {
+    "binance_bars": "crypto/binance/{venue}/{freq}",
+    "funding": "crypto/binance/usdm-funding",
+    "equity_bars": "equities/us/{freq}",
+    "macro_bars": "macro/{freq}",
+    "fred": "macro/fred",
+    "coinglass_daily": "derivatives/coinglass_agg_daily",
+}
+"""Where each kind of file lives in a data root (the mirror's layout): the one table that
+fetchers (which write) and loaders and the catalog (which read) take folders from."""
+FUNDING_DIR = LAYOUT["funding"]
+COINGLASS_DIR = LAYOUT["coinglass_daily"]
 DERIVATIVE_FILES = {
     "liquidations": f"{COINGLASS_DIR}/liquidation_agg_1d.csv.gz",
     "open_interest": f"{COINGLASS_DIR}/futures_oi_agg_1d.csv.gz",
@@ -231,7 +241,17 @@ class Coverage:
 
 def crypto_dir(venue: Venue, freq: str) -> str:
     """Relative folder of Binance bars for a venue and frequency."""
-    return f"crypto/binance/{venue}/{freq}"
+    return LAYOUT["binance_bars"].format(venue=venue, freq=freq)
+
+
+def equity_dir(freq: str) -> str:
+    """Relative folder of US equity/ETF bars at ``freq``."""
+    return LAYOUT["equity_bars"].format(freq=freq)
+
+
+def macro_dir(freq: str) -> str:
+    """Relative folder of macro series (Yahoo indices, futures, FX) at ``freq``."""
+    return LAYOUT["macro_bars"].format(freq=freq)
 
 
 def _find(root: Path, folder: str, symbol: str) -> Path | None:
@@ -397,8 +417,8 @@ class Catalog:
         check_venue(venue)
         searches: list[tuple[str, Calendar, str, str]] = [
             (crypto_dir(venue, freq), "24/7", "crypto", _VENUE_NAMES[venue]),
-            (f"equities/us/{freq}", "XNYS", "equity", "us-exchange"),
-            (f"macro/{freq}", "session", "macro", "yahoo"),
+            (equity_dir(freq), "XNYS", "equity", "us-exchange"),
+            (macro_dir(freq), "session", "macro", "yahoo"),
         ]
         for folder, calendar, asset_class, venue_name in searches:
             path = _find(self.root, folder, symbol)
@@ -470,7 +490,7 @@ class Catalog:
     def symbols(self, freq: str, venue: Venue = "spot") -> list[str]:
         """Every symbol the root holds at ``freq`` (crypto for ``venue``, equities, macro)."""
         names: set[str] = set()
-        for folder in (crypto_dir(venue, freq), f"equities/us/{freq}", f"macro/{freq}"):
+        for folder in (crypto_dir(venue, freq), equity_dir(freq), macro_dir(freq)):
             names.update(p.name.split(".")[0] for p in (self.root / folder).glob("*.csv*"))
         return sorted(names)
 

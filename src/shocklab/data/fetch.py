@@ -25,7 +25,16 @@ import requests
 
 from shocklab.config import data_root, offline
 from shocklab.data import ledger
-from shocklab.data.catalog import Venue, check_venue, crypto_dir
+from shocklab.data.catalog import (
+    DERIVATIVE_FILES,
+    FUNDING_DIR,
+    LAYOUT,
+    Venue,
+    check_venue,
+    crypto_dir,
+    equity_dir,
+    macro_dir,
+)
 from shocklab.data.errors import ChecksumError, DataFileError, DataQualityWarning, FetchError
 from shocklab.data.sources import binance, coinglass, yahoo
 from shocklab.data.sources.mirror import (
@@ -392,7 +401,7 @@ def fetch_funding(
             )
         )
     frame = pd.concat(frames).sort_index()
-    return write_series(frame, root / "crypto/binance/usdm-funding" / f"{symbol}.csv", root=root)
+    return write_series(frame, root / FUNDING_DIR / f"{symbol}.csv", root=root)
 
 
 def fetch_fred(series_id: str, *, root: Path | None = None) -> Path:
@@ -404,7 +413,7 @@ def fetch_fred(series_id: str, *, root: Path | None = None) -> Path:
         dest.unlink()
     path = download(url, dest)
     read_fred_csv(path, series_id)  # reject a malformed answer before it enters the layout
-    target = root / "macro" / "fred" / f"{series_id}.csv"
+    target = root / LAYOUT["fred"] / f"{series_id}.csv"
     target.parent.mkdir(parents=True, exist_ok=True)
     path.replace(target)
     return target
@@ -423,8 +432,8 @@ def fetch_yahoo(
     _require_online(f"{symbol} ({interval})")
     root = data_root(root)
     frame = yahoo.download_yahoo(symbol, start, end, interval)
-    folder = "macro" if symbol in yahoo.MACRO_NAMES else "equities/us"
-    path = root / folder / interval / f"{symbol}.csv"
+    folder = macro_dir(interval) if symbol in yahoo.MACRO_NAMES else equity_dir(interval)
+    path = root / folder / f"{symbol}.csv"
     return write_series(frame, path, time_col="date" if interval == "1d" else "time", root=root)
 
 
@@ -464,8 +473,18 @@ def fetch_coinglass_liquidations(
     exchanges: str = "Binance,OKX,Bybit",
     root: Path | None = None,
 ) -> Path:
-    """CoinGlass aggregated liquidation history (key from ``$COINGLASS_API_KEY``) into
-    ``derivatives/coinglass_api/<SYMBOL>_<interval>.csv``."""
+    """CoinGlass aggregated daily liquidation history of one base asset (``BTC``; key from
+    ``$COINGLASS_API_KEY``), merged into the long-format file the loaders read
+    (``DERIVATIVE_FILES["liquidations"]``: ``symbol, ts_utc, liq_long_usd, liq_short_usd``):
+    the asset's fetched days replace its rows for those days, other rows are kept, and the
+    file is replaced atomically. ``open_liquidations`` and the liquidation study then read
+    them like the mirror's. Only daily history fits that file (``interval="1d"``)."""
+    if interval != "1d":
+        msg = (
+            f"interval {interval!r}: the liquidation file the loaders read is daily; fetch "
+            "interval='1d'."
+        )
+        raise ValueError(msg)
     root = data_root(root)
     url = base_url("SHOCKLAB_COINGLASS_URL") + coinglass.LIQUIDATION_ENDPOINT
     payload = _get_json(
@@ -477,4 +496,22 @@ def fetch_coinglass_liquidations(
         msg = f"{url}: unexpected answer (not a JSON object)."
         raise DataFileError(msg)
     frame = coinglass.frame_from_coinglass(payload, symbol)
-    return write_series(frame, root / "derivatives/coinglass_api" / f"{symbol}_{interval}.csv")
+    rows = pd.DataFrame(
+        {
+            "symbol": symbol,
+            "ts_utc": pd.DatetimeIndex(frame.index).strftime("%Y-%m-%d %H:%M:%S+00"),
+            "liq_long_usd": frame["long_usd"].to_numpy(),
+            "liq_short_usd": frame["short_usd"].to_numpy(),
+        }
+    )
+    path = root / DERIVATIVE_FILES["liquidations"]
+    if path.exists():
+        old = read_csv_checked(path, fix=coinglass.AGG_DAILY_FIX)
+        keep = ~(old["symbol"].eq(symbol) & old["ts_utc"].isin(rows["ts_utc"]))
+        rows = pd.concat([old[keep][list(rows.columns)], rows], ignore_index=True)
+    rows = rows.sort_values(["symbol", "ts_utc"], kind="stable")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    rows.to_csv(tmp, index=False, float_format="%.10g", compression="gzip")
+    tmp.replace(path)
+    return path

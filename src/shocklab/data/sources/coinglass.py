@@ -33,8 +33,9 @@ LIQUIDATION_ENDPOINT = "/api/futures/liquidation/aggregated-history"
 AGG_DAILY_FIX = (
     "Delete it and fetch it again: copy it from the market-data mirror "
     "(derivatives/coinglass_agg_daily/; its upstream is named in the mirror's "
-    "derivatives/PROVENANCE.md). shocklab.data.fetch.fetch_coinglass_liquidations writes "
-    "per-symbol files under derivatives/coinglass_api/, not this file."
+    "derivatives/PROVENANCE.md), or fetch each asset again with "
+    "shocklab.data.fetch.fetch_coinglass_liquidations (needs COINGLASS_API_KEY), which merges "
+    "into the liquidation file."
 )
 """The remedy named when a CoinGlass daily aggregate of the data root is corrupt or cut."""
 
