@@ -444,3 +444,16 @@ def test_a_damaged_cached_archive_is_fetched_again_once(upstream: Upstream, onli
         path = fetch_spot("2025-01-01", "2025-01-02", online)
     assert cached.read_bytes() == blob
     assert len(pd.read_csv(path)) == 24
+
+
+def test_a_fred_series_is_fetched_from_fred_and_loads_into_a_panel(
+    upstream: Upstream, online: Path
+) -> None:
+    """Online, DFF comes from FRED (it asked Yahoo before) and loads like the mirror's file."""
+    body = "observation_date,DFF\n2025-01-24,4.33\n2025-01-25,4.33\n2025-01-26,4.33\n"
+    body += "2025-01-27,4.32\n2025-01-28,4.31\n"
+    upstream.serve("/graph/fredgraph.csv", Reply(body=body.encode()))
+    ds = open_prices(["DFF"], "2025-01-24", "2025-01-28", freq="1d")
+    assert ds["close"].values.ravel().tolist() == [4.33, 4.32, 4.31]  # the sessions only
+    assert (online / "macro/fred/DFF.csv").is_file()
+    assert upstream.hits["/graph/fredgraph.csv"] == 1

@@ -350,3 +350,22 @@ def test_same_panel_on_a_distributed_cluster() -> None:
     ):
         remote = client.compute(panel).result()
     xr.testing.assert_identical(remote, local)
+
+
+def test_fred_series_load_into_panels_on_the_session_calendar(mirror: Path) -> None:
+    """DFF (macro/fred/DFF.csv, one value per calendar day) is a panel column like the
+    prices: its value on each NYSE session as ``close``; weekend rows are not bars of that
+    calendar and raise no stray-row warning. Checked against the raw FRED file."""
+    from shocklab.data import nyse_close_panel
+
+    ds = nyse_close_panel(["DFF", "QQQ"], "2024-12-20", "2025-01-31").compute()
+    raw = pd.read_csv(mirror / "macro/fred/DFF.csv", index_col="observation_date")
+    raw.index = pd.to_datetime(raw.index)
+    dff = ds["close"].sel(asset="DFF").to_series()
+    assert dff.notna().all()
+    np.testing.assert_array_equal(dff.to_numpy(), raw.loc[dff.index, "DFF"].to_numpy())
+    assert str(ds["source_file"].sel(asset="DFF").values) == "macro/fred/DFF.csv"
+    assert pd.Timestamp("2024-12-25") not in dff.index  # a holiday: no session, no bar
+    cov = Catalog(mirror).coverage(["DFF"], "nyse", pd.Timestamp("2025-01-27"))
+    assert cov.covered == ["DFF"]
+    assert cov.table.loc["DFF", "span_from"] == "manifest"

@@ -413,13 +413,17 @@ class Catalog:
 
     def locate(self, symbol: str, freq: str, venue: Venue = "spot") -> SeriesFile | None:
         """The file for ``symbol`` at ``freq``: Binance ``venue`` first, then US equities, then
-        macro. ``None`` when the root has none; an unknown ``venue`` is a ``ValueError``."""
+        macro (Yahoo), then (daily only) FRED series (``macro/fred/<ID>.csv``: one value per
+        date, read as ``close`` on the session calendar). ``None`` when the root has none; an
+        unknown ``venue`` is a ``ValueError``."""
         check_venue(venue)
         searches: list[tuple[str, Calendar, str, str]] = [
             (crypto_dir(venue, freq), "24/7", "crypto", _VENUE_NAMES[venue]),
             (equity_dir(freq), "XNYS", "equity", "us-exchange"),
             (macro_dir(freq), "session", "macro", "yahoo"),
         ]
+        if freq == "1d":
+            searches.append((LAYOUT["fred"], "session", "rate", "fred"))
         for folder, calendar, asset_class, venue_name in searches:
             path = _find(self.root, folder, symbol)
             if path is None:

@@ -54,6 +54,9 @@ DEFAULT_URLS = {
 RETRIES = 3
 TIMEOUT = 30.0
 CRYPTO_QUOTES = ("USDT", "USDC", "FDUSD", "BUSD")
+FRED_SERIES = frozenset({"DFF", "SOFR", "DGS2", "DGS10", "T10Y2Y", "DTWEXBGS", "VIXCLS"})
+"""Daily FRED series ids that :func:`fetch_prices` fetches from FRED (others: Yahoo); any
+other FRED id is fetched with :func:`fetch_fred` and then loads like these."""
 
 
 def base_url(env: str) -> str:
@@ -460,6 +463,11 @@ def fetch_prices(
             root=root,
             progressbar=progressbar,
         )
+    if symbol in FRED_SERIES:
+        if freq != "1d":
+            msg = f"{symbol} is a daily FRED series; use freq '1d'."
+            raise FetchError(msg)
+        return fetch_fred(symbol, root=root)
     if freq not in ("1d", "1h"):
         msg = f"Yahoo has no {freq} history for {symbol}; use freq '1d' or '1h'."
         raise FetchError(msg)

@@ -55,6 +55,7 @@ from shocklab.data.sources.mirror import (
     Bars,
     read_bar_arrays,
     read_csv_checked,
+    read_fred_csv,
     read_funding,
     read_long_panel,
 )
@@ -176,6 +177,19 @@ def _read_block(
 
 
 _READ_TASK = delayed(_read_block, pure=True)  # wrapped once: wrapping tokenizes the function
+
+
+def _fred_session_bars(path: Path) -> pd.DataFrame:
+    """A FRED daily series as bars on the NYSE session calendar: its value as ``close`` (the
+    other fields NaN). FRED dates some series on every calendar day (DFF carries Friday's
+    rate through the weekend); rows that are not NYSE sessions are not bars of this
+    calendar and are left out here, not reported as strays."""
+    frame = read_fred_csv(path)
+    sessions = nyse_schedule(frame.index.min(), frame.index.max()).index
+    frame = frame[frame.index.isin(sessions)]
+    out = pd.DataFrame(np.nan, index=frame.index, columns=list(PRICE_FIELDS))
+    out["close"] = frame["value"].to_numpy()
+    return out
 
 
 def _frame_bars(reader: Callable[[Path], pd.DataFrame], path: Path) -> Bars:
@@ -347,12 +361,15 @@ def open_prices(
     blocks = []
     for sf, kind in zip(files, kinds, strict=True):
         key = f"read-{sf.relpath}-{sf.sha256[:12]}-{grid}"
+        reader: Callable[[Path], Bars] = functools.partial(
+            read_bar_arrays,
+            positive=sf.asset_class not in LEVEL_CLASSES,
+            threads=len(files) == 1,  # several files: dask reads them in parallel
+        )
+        if sf.venue == "fred":
+            reader = functools.partial(_frame_bars, _fred_session_bars)
         task = _READ_TASK(
-            functools.partial(
-                read_bar_arrays,
-                positive=sf.asset_class not in LEVEL_CLASSES,
-                threads=len(files) == 1,  # several files: dask reads them in parallel
-            ),
+            reader,
             sf.path,
             values,
             owns[kind],
