@@ -161,8 +161,11 @@ def test_events_lists_the_registry(capsys: pytest.CaptureFixture[str]) -> None:
         assert line.endswith(spec.label)
 
 
-@pytest.mark.parametrize("module", ["shocklab", "shocklab.data", "shocklab.models"])
+@pytest.mark.parametrize("module", ["shocklab", "shocklab.data"])
 def test_packages_import_the_scientific_stack_only_when_used(module: str) -> None:
+    """(``shocklab.models`` imports its event study eagerly: the function ``event_study``
+    shares its name with its submodule, and a lazy attribute would hand out the submodule
+    once anything imported it.)"""
     code = (
         f"import sys, {module}\n"
         "heavy = {'xarray', 'dask', 'scipy', 'statsmodels', 'arch', 'matplotlib', 'pandas'}\n"
@@ -172,3 +175,15 @@ def test_packages_import_the_scientific_stack_only_when_used(module: str) -> Non
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout
     assert "LOADED []" in out
+
+
+def test_models_event_study_is_the_function_whatever_was_imported_first() -> None:
+    code = (
+        "import shocklab.studies.event\n"  # imports the submodule shocklab.models.event_study
+        "from shocklab.models import event_study\n"
+        "print(callable(event_study), type(event_study).__name__)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.split() == ["True", "function"]

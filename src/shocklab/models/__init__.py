@@ -7,41 +7,13 @@
   Driscoll-Kraay, IV), reverse elasticity, local projections, VAR feedback and attribution.
 """
 
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from shocklab.models.event_study import (
-        ConfoundingEventWarning,
-        EventStudyResult,
-        car_regression,
-        equal_weight_index,
-        event_study,
-    )
-
-# the estimators pull in statsmodels, scipy and xarray: import them when first used, so that
-# ``import shocklab.models.correlation`` (or the package itself) pays only for what it uses
-_LAZY = dict.fromkeys(
-    (
-        "ConfoundingEventWarning",
-        "EventStudyResult",
-        "car_regression",
-        "equal_weight_index",
-        "event_study",
-    ),
-    "event_study",
+from shocklab.models.event_study import (
+    ConfoundingEventWarning,
+    EventStudyResult,
+    car_regression,
+    equal_weight_index,
+    event_study,
 )
-
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        import importlib
-
-        value = getattr(importlib.import_module(f"shocklab.models.{_LAZY[name]}"), name)
-        globals()[name] = value
-        return value
-    msg = f"module 'shocklab.models' has no attribute {name!r}"
-    raise AttributeError(msg)
-
 
 __all__ = [
     "ConfoundingEventWarning",
