@@ -95,3 +95,38 @@ def test_hourly_study_shows_btc_drop_and_rebound() -> None:
     trough = int(path.sel(rel=slice(0, 12)).idxmin())
     assert 4 <= trough <= 11
     assert float(path.sel(rel=23)) > float(path.min()) + 0.02  # the rebound by the UTC close
+
+
+def test_crypto_is_never_regressed_on_an_index_containing_itself(mirror: Path) -> None:
+    """2025-04-07 (a common crypto sell-off): each major is measured against the mean of the
+    *other* majors. Market-adjusted ARs equal r - mean(others) computed by hand; the market
+    model's AR equals a statsmodels OLS on the leave-one-out index; ``market_return`` holds
+    the benchmark's return. With the self-inclusive index, ETH's AR would shrink by a sixth of
+    its own return."""
+    majors = list(load_universe().members("majors"))
+    panel = nyse_close_panel(majors, "2024-01-02", "2025-04-30", data_dir=mirror)
+    r = returns(panel.compute(), "log")
+    day = pd.Timestamp("2025-04-07")
+    res = event_study(r, {"e": "2025-04-07"}, model="market_adjusted", estimation=120, gap=5)
+    ds = res.dataset.isel(event=0)
+    frame = r.to_pandas()
+    for asset in majors:
+        others = frame.drop(columns=asset).loc[day].mean()
+        assert str(ds["market"].sel(asset=asset).values) == "majors (ex-self)"
+        ar0 = float(ds["abnormal_return"].sel(asset=asset, rel=0))
+        assert ar0 == pytest.approx(frame.loc[day, asset] - others, abs=1e-12)
+        assert float(ds["market_return"].sel(asset=asset, rel=0)) == pytest.approx(others)
+    eth, whole = frame.loc[day, "ETHUSDT"], frame.loc[day].mean()
+    assert eth < -0.1  # a large common loss ...
+    assert float(ds["abnormal_return"].sel(asset="ETHUSDT", rel=0)) < eth - whole  # ... kept
+
+    mm = event_study(r, {"e": "2025-04-07"}, model="market", estimation=120, gap=5)
+    est = mm.dataset.isel(event=0)
+    loo = frame.drop(columns="ETHUSDT").mean(axis=1)
+    at = frame.index.get_loc(day)
+    window = slice(at - 5 - 5 - 120, at - 5 - 5)  # estimation window: ends gap bars before w1
+    y, x = frame["ETHUSDT"].iloc[window], loo.iloc[window]
+    fit = sm.OLS(y, sm.add_constant(x), missing="drop").fit()
+    want = frame.loc[day, "ETHUSDT"] - fit.params.iloc[0] - fit.params.iloc[1] * loo.loc[day]
+    got = float(est["abnormal_return"].sel(asset="ETHUSDT", rel=0))
+    assert got == pytest.approx(want, abs=1e-10)

@@ -12,6 +12,7 @@ from html import escape as html_escape
 from pathlib import Path
 
 import nbformat
+import numpy as np
 import pandas as pd
 import pytest
 import xarray as xr
@@ -223,6 +224,12 @@ def test_notebook_text_reads_numbers_from_results(flagship: RunRecord) -> None:
         )
         worst = str(car.idxmin("asset").values)
         assert f"{worst} {float(car.min()) * 100:+.1f} %" in headline
+        # the asset's own simple return and its benchmark's, beside the abnormal return
+        one = ds.isel(event=0).sel(asset=worst, rel=0)
+        raw = float(np.expm1(one["observed_return"])) * 100
+        bench = float(np.expm1(one["market_return"])) * 100
+        market = str(one["market"].values)
+        assert f"(return {raw:+.1f} %, {market} {bench:+.1f} %;" in headline
 
 
 def test_regimes_headline_reads_numbers_from_results(flagship: RunRecord) -> None:

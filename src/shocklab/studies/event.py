@@ -174,13 +174,35 @@ def group_table(result: EventStudyResult, horizon: str = "AR(+0)") -> pd.DataFra
     return table[table["N"] > 0].round(4)
 
 
+def _span(horizon: str) -> tuple[int, int]:
+    """``AR(+0)`` -> (0, 0); ``CAR(-1,+1)`` -> (-1, 1)."""
+    inner = horizon[horizon.index("(") + 1 : -1].split(",")
+    return int(inner[0]), int(inner[-1])
+
+
 def asset_table(result: EventStudyResult, horizon: str = "AR(+0)") -> pd.DataFrame:
-    """Per asset at one horizon: CAR (%), t, p, and the status of unusable assets."""
-    ds = result.dataset.isel(event=0).sel(horizon=horizon)
+    """Per asset at one horizon: the asset's simple return (%), its benchmark's simple return
+    (%), the abnormal return (CAR, %, a sum of log-return ARs on log panels), t, p (raw, Holm,
+    BH), and the status of unusable assets. The returns beside the AR show what the benchmark
+    absorbed: a common shock that the benchmark shares leaves a small AR."""
+    full = result.dataset.isel(event=0)
+    ds = full.sel(horizon=horizon)
+    a, b = _span(horizon)
+    window = full.sel(rel=slice(a, b))
+    log = result.parameters.get("kind", "log") == "log"
+
+    def simple(total: xr.DataArray) -> np.ndarray:
+        values = np.asarray(total.values, dtype=float)
+        return (np.expm1(values) if log else values) * 100
+
+    raw = window["observed_return"].sum("rel", min_count=b - a + 1)
+    bench = window["market_return"].sum("rel", min_count=b - a + 1)
     table = pd.DataFrame(
         {
             "group": ds["asset_group"].values if "asset_group" in ds.coords else "",
             "market": ds["market"].values,
+            "return %": simple(raw),
+            "market return %": simple(bench),
             "CAR %": ds["car"].values * 100,
             "t": ds["asset_t"].values,
             "p": ds["asset_p"].values,
@@ -233,12 +255,14 @@ def headline(
     else:
         worst = losses.head(3)
         parts = ", ".join(
-            f"{a} {row['CAR %']:+.1f} % (Holm p {format_p(row['p Holm'])})"
+            f"{a} {row['CAR %']:+.1f} % (return {row['return %']:+.1f} %, "
+            f"{row['market']} {row['market return %']:+.1f} %; Holm p {format_p(row['p Holm'])})"
             for a, row in worst.iterrows()
         )
         lines.append(
             f"the largest abnormal losses, selected from {len(assets)} usable assets, are "
-            f"{parts} (p-values Holm-adjusted across those {len(assets)} assets)."
+            f"{parts} (abnormal returns in log points, the asset's and its benchmark's returns "
+            f"simple; p-values Holm-adjusted across those {len(assets)} assets)."
         )
     if not assets.empty:
         groups = group_table(result, horizon)
