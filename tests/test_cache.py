@@ -5,6 +5,10 @@ from __future__ import annotations
 import multiprocessing
 import os
 import shutil
+import socket
+import subprocess
+import sys
+import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -134,3 +138,130 @@ def test_cached_call_replays_data_quality_warnings(tmp_path: Path, mirror: Path)
         hit = cached_call(loader, ["NVDA"], "2025-01-21", "2025-01-31", **kwargs)
     assert loader.calls == 1
     assert hit.attrs["data_quality"] == built.attrs["data_quality"]
+
+
+# --- a cache that proves what it returns (issue 16) -------------------------------------------
+
+DAMAGE_REQUEST = (["NVDA", "QQQ", "BTCUSDT"], "2024-12-02", "2025-01-31")
+
+
+def _close_chunk(store: Path) -> Path:
+    """The one chunk file of the stored ``close`` variable (42 x 3 closes)."""
+    metadata = {"zarr.json", ".zarray", ".zattrs"}
+    (chunk,) = [p for p in (store / "close").rglob("*") if p.is_file() and p.name not in metadata]
+    return chunk
+
+
+def _damage(store: Path, how: str) -> None:
+    chunk = _close_chunk(store)
+    if how == "flip":  # one bit-rotted byte in the middle of the chunk; mtime kept, as bit rot
+        stat = chunk.stat()
+        data = bytearray(chunk.read_bytes())
+        data[len(data) // 2] ^= 0x40
+        chunk.write_bytes(bytes(data))
+        os.utime(chunk, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    elif how == "delete":  # zarr reads a missing chunk as fill values (NaN closes)
+        chunk.unlink()
+    elif how == "metadata":  # an attribute changed, still valid JSON
+        meta = next(m for m in (store / "zarr.json", store / ".zmetadata") if m.exists())
+        meta.write_text(meta.read_text().replace("nyse_close_panel", "nyse_close_panes", 1))
+    else:
+        raise AssertionError(how)
+
+
+@pytest.mark.parametrize("how", ["flip", "delete", "metadata"])
+def test_cached_call_rebuilds_a_damaged_store(tmp_path: Path, how: str) -> None:
+    loader = CountingLoader()
+    first = cached_call(loader, *DAMAGE_REQUEST, name="nyse", cache_dir=tmp_path)
+    store = Path(first.attrs["cache_path"])
+    _damage(store, how)
+    with pytest.warns(DataQualityWarning, match=rf"cache store .*{store.name} is damaged") as w:
+        again = cached_call(loader, *DAMAGE_REQUEST, name="nyse", cache_dir=tmp_path)
+    assert loader.calls == 2  # rebuilt from the source files
+    if how != "metadata":
+        assert "close/c/0/0" in str(w[0].message)
+    direct = nyse_close_panel(*DAMAGE_REQUEST).compute()
+    xr.testing.assert_identical(again.drop_attrs(), direct.drop_attrs())
+    hit = cached_call(loader, *DAMAGE_REQUEST, name="nyse", cache_dir=tmp_path)  # no warning
+    assert loader.calls == 2
+    xr.testing.assert_identical(hit, again)
+
+
+@pytest.mark.parametrize("how", ["flip", "delete"])
+def test_cached_call_proves_a_lazy_store_at_reopen(tmp_path: Path, how: str) -> None:
+    """A store above dask's chunk size reopens lazily: it is proven at reopen all the same."""
+    loader = CountingLoader()
+    first = cached_call(loader, *DAMAGE_REQUEST, name="nyse", cache_dir=tmp_path)
+    _damage(Path(first.attrs["cache_path"]), how)
+    lazy = dask.config.set({"array.chunk-size": "64B"})  # reopened (and rebuilt) lazily
+    with lazy, pytest.warns(DataQualityWarning, match="close/c/0/0"):
+        again = cached_call(loader, *DAMAGE_REQUEST, name="nyse", cache_dir=tmp_path)
+    assert loader.calls == 2
+    assert again["close"].chunks is not None
+    direct = nyse_close_panel(*DAMAGE_REQUEST).compute()
+    xr.testing.assert_identical(again.compute().drop_attrs(), direct.drop_attrs())
+
+
+@pytest.mark.parametrize("how", ["flip", "delete"])
+def test_cached_rewrites_a_damaged_store(tmp_path: Path, how: str) -> None:
+    panel = nyse_close_panel(*DAMAGE_REQUEST)
+    store = Path(cached(panel, "nyse", cache_dir=tmp_path).attrs["cache_path"])
+    _damage(store, how)
+    with pytest.warns(DataQualityWarning, match=rf"{store.name} is damaged: close/c/0/0"):
+        again = cached(panel, "nyse", cache_dir=tmp_path)
+    xr.testing.assert_identical(again.compute().drop_attrs(), panel.compute().drop_attrs())
+
+
+def test_a_store_without_an_integrity_record_is_rebuilt(tmp_path: Path) -> None:
+    loader = CountingLoader()
+    first = cached_call(loader, *DAMAGE_REQUEST, name="nyse", cache_dir=tmp_path)
+    (Path(first.attrs["cache_path"]) / "shocklab-integrity.json").unlink()
+    with pytest.warns(DataQualityWarning, match="no integrity record"):
+        cached_call(loader, *DAMAGE_REQUEST, name="nyse", cache_dir=tmp_path)
+    assert loader.calls == 2
+
+
+_KILLED_WRITER = """
+import os, sys
+from pathlib import Path
+from shocklab.data import cache, nyse_close_panel
+
+panel = nyse_close_panel(["NVDA", "BTCUSDT"], "2025-01-21", "2025-01-31")
+rename = Path.rename
+
+def killed(self, target):  # killed before the new store is renamed into place
+    if self.name.endswith(".tmp"):
+        os._exit(9)
+    return rename(self, target)
+
+Path.rename = killed
+cache._write_store(panel, Path(sys.argv[1]))
+"""
+
+
+def test_stale_temporary_stores_are_removed(tmp_path: Path) -> None:
+    loader = CountingLoader()
+    request = (["NVDA", "BTCUSDT"], "2025-01-21", "2025-01-31")
+    store = Path(cached_call(loader, *request, name="nyse", cache_dir=tmp_path).attrs["cache_path"])
+    # a writer killed while replacing the store: its new copy (.tmp) and the old one (.stale)
+    killed = subprocess.run([sys.executable, "-c", _KILLED_WRITER, str(store)], check=False)
+    assert killed.returncode == 9
+    left = sorted(p.suffix for p in tmp_path.iterdir() if p.name.startswith("."))
+    assert left == [".stale", ".tmp"]
+    assert not store.exists()
+    # a live writer's temporary store (this process); two without a writer in the name, one
+    # older than a day and one recent
+    live = tmp_path / f".{store.name}.{'2' * 32}.{os.getpid()}@{socket.gethostname()}.tmp"
+    old = tmp_path / f".{store.name}.{'0' * 32}.tmp"
+    recent = tmp_path / f".{store.name}.{'1' * 32}.stale"
+    for folder in (live, old, recent):
+        (folder / "close").mkdir(parents=True)
+    stamp = time.time() - 2 * 24 * 3600
+    os.utime(old, (stamp, stamp))
+    again = cached_call(loader, *request, name="nyse", cache_dir=tmp_path)
+    assert loader.calls == 2  # the store was gone: rebuilt, without a warning
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        [store.name, live.name, recent.name]
+    )
+    direct = nyse_close_panel(*request).compute()
+    xr.testing.assert_identical(again.drop_attrs(), direct.drop_attrs())
