@@ -86,11 +86,21 @@ iv.table
 
 # %% [markdown]
 # ## Reverse elasticity: liquidations for a given move (% of open interest)
+#
+# Poisson pseudo-maximum likelihood with a log link and asset fixed effects (errors clustered by
+# day): liquidations are a spline in the day's return, so predicted levels cannot be negative.
+# `level` is the average asset's predicted liquidation for the move (95 % interval), `flat` a
+# day without a move, `extra = level - flat`. The second table checks the curve against binned
+# means of the same data (mean observed vs mean fitted per return bin).
 
 # %%
 reverse = study.reverse_elasticity(panel)
 save_table(reverse.table, ctx.out, "liquidation_reverse")
+save_table(reverse.extra["binned"], ctx.out, "liquidation_reverse_binned")
 reverse.table
+
+# %%
+reverse.extra["binned"]
 
 # %% [markdown]
 # ## Feedback loop (VAR on the chart asset) and the event's attribution

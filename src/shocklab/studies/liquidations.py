@@ -111,6 +111,12 @@ def liquidation_headline(
     long = panel_fit.table.loc["long"]
     worst_asset = str(attribution["excess"].idxmax())
     worst = attribution.loc[worst_asset]
+    beyond = attribution[~attribution["within_noise"].astype(bool)]
+    noise = (
+        "within the day's noise (its 95 % prediction interval covers the observation)"
+        if bool(worst["within_noise"])
+        else "beyond the day's noise (above its 95 % prediction interval)"
+    )
     share = feedback.table.loc["feedback_share"]
     mult = feedback.table.loc["multiplier"]
     asset = chart_asset()
@@ -119,8 +125,9 @@ def liquidation_headline(
         f"of open interest liquidated (se {long['se']:.1f}, p = {long['p']:.2g}). On the UTC day "
         f"{ctx.day0.utc_day.date()}, {worst_asset} saw the largest excess "
         f"long liquidations over what its return predicts: {worst['excess']:+.3f} % of OI "
-        f"(observed {worst['observed']:.3f}, predicted {worst['predicted']:.3f} +/- "
-        f"{worst['se']:.3f}). {asset}'s VAR amplification multiplier is {mult['estimate']:.2f} "
+        f"(observed {worst['observed']:.3f}, predicted {worst['predicted']:.3f}, 95 % "
+        f"prediction interval {worst['pred_lo']:.3f}-{worst['pred_hi']:.3f}): {noise}; "
+        f"{len(beyond)} of {len(attribution)} assets are beyond theirs. {asset}'s VAR amplification multiplier is {mult['estimate']:.2f} "
         f"(90 %: {mult['lo_90']:.2f}-{mult['hi_90']:.2f}); the feedback loop accounts for "
         f"{share['estimate'] * 100:.1f} % of the cumulative move (90 %: "
         f"{share['lo_90'] * 100:.1f} to {share['hi_90'] * 100:.1f} %)."
