@@ -121,8 +121,11 @@ dcc.summary()
 #
 # Crypto return on tech return (percent) with switching intercept, beta and variance, two
 # regimes sorted by beta; ten random restarts. The table below the figure lists the regime
-# probabilities forecast for day 0 from the session before (statsmodels has no such forecast),
-# then filtered and smoothed on day 0.
+# probabilities forecast for day 0 from the session before (statsmodels has no such forecast):
+# in real time (a refit on data up to day -1 only, warm-started from the full-sample fit) and
+# with the full-sample parameters (which see up to 90 days after the event: not ex ante); then
+# filtered and smoothed on day 0 (full-sample fit; smoothing uses later data by design). The
+# DCC, tail thresholds and breaks also use the full sample.
 
 # %%
 regimes = study.markov_coupling(rets)
@@ -134,7 +137,7 @@ plot_regime_probabilities(regimes, event=day0, ax=ax)
 show_figure(fig, ctx.out, "coupling_regimes")
 
 # %%
-around = study.regime_around_event(ctx, regimes)
+around = study.regime_around_event(ctx, regimes, rets)
 save_table(around, ctx.out, "coupling_regime_at_event")
 around
 

@@ -96,6 +96,20 @@ def test_flagship_markov_regimes_and_restarts(mirror: Path) -> None:
     around = study.regime_around_event(ctx, fit)
     np.testing.assert_allclose(around.iloc[:, :3].sum(axis=0), 1.0)
     assert around.loc["low", "expected duration (sessions)"] > 1
+    assert not any(c.endswith("(real time)") for c in around.columns)
+
+    # real time: the day-0 forecast comes from a fit on data up to day -1 only, so data after
+    # day -1 cannot move it: the same forecast from a sample cut 5 sessions after day 0
+    # (whose full-sample fit, and so the warm start, differ)
+    live = study.regime_around_event(ctx, fit, rets)
+    col = "forecast from 2025-01-24 (real time)"
+    np.testing.assert_allclose(live[col].sum(), 1.0)
+    cut = rets.sel(time=slice(None, "2025-02-03"))
+    short_fit = study.markov_coupling(cut, restarts=4)
+    again = study.regime_around_event(ctx, short_fit, cut)
+    np.testing.assert_allclose(again[col], live[col], atol=2e-3)
+    full_col = "forecast from 2025-01-24 (full-sample fit)"
+    assert abs(again[full_col]["high"] - live[full_col]["high"]) > 1e-3  # the full fit moved
     # the NYSE calendar ends before 2031: the daily studies have no day 0
     with pytest.raises(CoverageError, match="outside the NYSE calendar"):
         study.coupling_returns(_ctx("2031-01-06", mirror))

@@ -51,6 +51,8 @@ class MarkovResult:
     aic: float
     bic: float
     nobs: int
+    start_params: Array | None = None
+    """The optimum in statsmodels' parameter order (to warm-start a refit)."""
 
     def most_likely(self, smoothed: bool = True) -> pd.Series:
         """The most probable regime name per date (smoothed or filtered)."""
@@ -106,6 +108,7 @@ def fit_markov(
     scale: float = 0.5,
     seed: int = 0,
     maxiter: int = 200,
+    start_params: Array | None = None,
 ) -> MarkovResult:
     """Fit ``y = c_s + beta_s x + e``, ``Var e = sigma2_s`` with ``restarts`` starts; keep the best.
 
@@ -113,6 +116,8 @@ def fit_markov(
     chain then skips them). ``restarts`` counts the default start too; ``scale`` is the
     standard deviation of the perturbation in the unconstrained parameter space. The
     ``restarts`` table lists every optimum (log-likelihood, warnings, sorted parameters).
+    ``start_params`` (e.g. ``full.start_params`` of a fit on a longer sample) is the first
+    start instead of statsmodels' default: a warm start for a refit on a sub-sample.
     """
     from statsmodels.tsa.regime_switching.markov_regression import MarkovRegression
 
@@ -132,7 +137,7 @@ def fit_markov(
         switching_variance=switching_variance,
     )
     rng = np.random.default_rng(seed)
-    base = np.asarray(model.start_params, dtype=float)
+    base = np.asarray(model.start_params if start_params is None else start_params, dtype=float)
     free = np.asarray(model.untransform_params(base), dtype=float)
     starts = [base] + [
         np.asarray(model.transform_params(free + rng.normal(scale=scale, size=free.size)))
@@ -202,4 +207,5 @@ def _result(
         aic=float(res.aic),
         bic=float(res.bic),
         nobs=int(res.nobs),
+        start_params=np.asarray(res.params, dtype=float),
     )

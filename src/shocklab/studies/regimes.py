@@ -207,21 +207,42 @@ def markov_coupling(rets: xr.DataArray, restarts: int = 10) -> Any:
     return fit_markov(y, x, k_regimes=2, restarts=restarts, seed=0)
 
 
-def regime_around_event(ctx: RunContext, fit: Any) -> pd.DataFrame:
-    """Regime probabilities: forecast for day 0 from day -1, filtered and smoothed at day 0."""
+def regime_around_event(
+    ctx: RunContext, fit: Any, rets: xr.DataArray | None = None
+) -> pd.DataFrame:
+    """Regime probabilities around day 0.
+
+    - ``forecast from <day -1> (real time)``: ``P(s_0 | F_{-1})`` from a refit on the sample
+      up to day -1 only (warm-started from the full-sample optimum), so nothing after day -1
+      enters it (needs ``rets``; without them this column is missing);
+    - ``forecast from <day -1> (full-sample fit)``: the same forecast with the parameters
+      fitted through the end of the sample (up to 90 days after the event): not ex ante;
+    - ``filtered`` / ``smoothed`` on day 0 (full-sample fit; smoothed uses later data by
+      design).
+    """
     index = pd.DatetimeIndex(fit.filtered.index)
     at = _day0_position(ctx, index, "regime sample")
     if at == 0:
         msg = f"day 0 ({index[0].date()}) is the first session of the regime sample: no day -1"
         raise CoverageError(msg)
-    prior = fit.forecast(1, origin=index[at - 1]).iloc[0]
-    table = pd.DataFrame(
-        {
-            f"forecast from {index[at - 1].date()}": prior,
-            f"filtered {index[at].date()}": fit.filtered.iloc[at],
-            f"smoothed {index[at].date()}": fit.smoothed.iloc[at],
-        }
-    )
+    before = index[at - 1].date()
+    columns: dict[str, pd.Series] = {}
+    if rets is not None:
+        from shocklab.models.markov import fit_markov
+
+        y, x = regime_series(rets)
+        cut = index[at - 1]
+        realtime = fit_markov(
+            y[y.index <= cut], x[x.index <= cut], k_regimes=2, restarts=1,
+            start_params=fit.start_params,
+        )  # fmt: skip
+        columns[f"forecast from {before} (real time)"] = realtime.forecast(1).iloc[0]
+    columns[f"forecast from {before} (full-sample fit)"] = fit.forecast(
+        1, origin=index[at - 1]
+    ).iloc[0]
+    columns[f"filtered {index[at].date()}"] = fit.filtered.iloc[at]
+    columns[f"smoothed {index[at].date()}"] = fit.smoothed.iloc[at]
+    table = pd.DataFrame(columns)
     table["expected duration (sessions)"] = fit.durations
     return table.round(4)
 
@@ -283,11 +304,21 @@ def regimes_headline(
         + "."
     )
     session = ctx.day0_label("daily")
-    high = around.loc["high"].to_numpy(dtype=float)
+    high = around.loc["high"]
+    realtime = [c for c in around.columns if c.endswith("(real time)")]
+    forecast = (
+        f"forecast for day 0 ({session.date()}) in real time (fit through day -1) "
+        f"{high[realtime[0]]:.2f}"
+        if realtime
+        else f"forecast for day 0 ({session.date()}, full-sample fit) "
+        + f"{high[next(c for c in around.columns if c.endswith('(full-sample fit)'))]:.2f}"
+    )
+    filtered = next(c for c in around.columns if c.startswith("filtered"))
+    smoothed = next(c for c in around.columns if c.startswith("smoothed"))
     lines.append(
-        f"Markov regimes ({left} on {right}): P(high-beta regime) forecast for day 0 "
-        f"({session.date()}) {high[0]:.2f}, filtered on day 0 {high[1]:.2f}, smoothed "
-        f"{high[2]:.2f}."
+        f"Markov regimes ({left} on {right}): P(high-beta regime) {forecast}; with the "
+        f"full-sample fit, filtered on day 0 {high[filtered]:.2f}, smoothed "
+        f"{high[smoothed]:.2f}."
     )
     if left in dcc.correlation["asset"].values and right in dcc.correlation["asset"].values:
         path = dcc.pair(left, right)
