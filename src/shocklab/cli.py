@@ -134,10 +134,6 @@ def cmd_run(args: argparse.Namespace) -> int:
         progress=lambda line: print(f"  {line}", flush=True),
     )
     print(f"{record.event_id}: {record.status} in {record.seconds:.1f} s -> {record.output}")
-    if record.status == "partial":  # what was not computed, and why
-        for stem, text in record.notebooks.items():
-            if text.startswith("skipped"):
-                print(f"  {stem}: {text}")
     if record.error:
         print(f"error: {record.error}", file=sys.stderr)
     print(f"report: {record.output}/report.html")
