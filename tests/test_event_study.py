@@ -634,3 +634,27 @@ def test_a_malformed_single_event_date_names_itself() -> None:
     panel = _panel()
     with pytest.raises(ValueError, match=r"date '2025-13-45' is not a date or UTC moment"):
         event_study(panel, "2025-13-45", market="MKT", estimation=EST, gap=GAP, window=WIN)
+
+
+def test_kolari_pynnonen_factors_for_bmp_and_patell() -> None:
+    """KP (2010) for a shared event date: BMP (which divides by the cross-sectional sd of the
+    SARs, biased down by 1 - r) is multiplied by sqrt((1 - r) / (1 + (N - 1) r)); Patell (which
+    divides by the SARs' known variance) by 1 / sqrt(1 + (N - 1) r) only. r = the mean pairwise
+    correlation of the estimation-window residuals, recomputed here with pandas."""
+    from shocklab.models.simulate import simulate_market_model_panel
+
+    panel = simulate_market_model_panel(1, 30, 280, rho=0.3, seed=2)
+    res = event_study(panel, {"e": panel["time"].values[-6]}, market="MKT", estimation=250, gap=0)
+    ds = res.dataset.sel(event="e", group="g0", horizon="AR(+0)")
+    resid = res.dataset["estimation_residual"].sel(event="e").to_pandas().T  # (est, asset)
+    resid = resid.drop(columns="MKT", errors="ignore")
+    corr = resid.corr().to_numpy()
+    r_bar = corr[~np.eye(len(corr), dtype=bool)].mean()
+    n = 30
+    stat = ds["test_statistic"]
+    assert float(stat.sel(test="kp_patell") / stat.sel(test="patell")) == pytest.approx(
+        1 / np.sqrt(1 + (n - 1) * r_bar), rel=1e-6
+    )
+    assert float(stat.sel(test="kp_bmp") / stat.sel(test="bmp")) == pytest.approx(
+        np.sqrt((1 - r_bar) / (1 + (n - 1) * r_bar)), rel=1e-6
+    )
