@@ -254,15 +254,21 @@ def headline(
         lines.append(f"no asset has an abnormal loss over {horizon}.")
     else:
         worst = losses.head(3)
+
+        def benchmark(row: pd.Series) -> str:  # constant-mean models have no benchmark
+            if not row["market"] or not np.isfinite(row["market return %"]):
+                return ""
+            return f", {row['market']} {row['market return %']:+.1f} %"
+
         parts = ", ".join(
-            f"{a} {row['CAR %']:+.1f} % (return {row['return %']:+.1f} %, "
-            f"{row['market']} {row['market return %']:+.1f} %; Holm p {format_p(row['p Holm'])})"
+            f"{a} {row['CAR %']:+.1f} % (return {row['return %']:+.1f} %{benchmark(row)}; "
+            f"Holm p {format_p(row['p Holm'])})"
             for a, row in worst.iterrows()
         )
         lines.append(
             f"the largest abnormal losses, selected from {len(assets)} usable assets, are "
-            f"{parts} (abnormal returns in log points, the asset's and its benchmark's returns "
-            f"simple; p-values Holm-adjusted across those {len(assets)} assets)."
+            f"{parts} (abnormal returns in log points, returns simple; p-values "
+            f"Holm-adjusted across those {len(assets)} assets)."
         )
     if not assets.empty:
         groups = group_table(result, horizon)
