@@ -8,9 +8,9 @@ the panel), so one ``event_study`` call runs hundreds of replications. Rejection
 with its Monte Carlo standard error sqrt(0.05 * 0.95 / R) = 0.22 pp for R = 10,000.
 
 1. Every test, N = 30, L1 = 250, R = 10,000, iid and r = 0.3, AR(0) and CAR(-1,+1).
-2. GRANK and KP-Patell as N and L1 grow (R = 4,000 each): finite-sample behaviour.
+2. GRANK, KP-Patell and KP-BMP as N and L1 grow (R = 1,500 each, se 0.56 pp).
 
-    python benchmarks/bench_test_size.py            # about 5 minutes on 2 cores
+    python benchmarks/bench_test_size.py            # about 30 minutes on 2 cores
     python benchmarks/bench_test_size.py --quick    # R = 1,000: a smoke run
 """
 
@@ -76,7 +76,7 @@ def main() -> None:
     print(f"1. Size at 5 %: N = 30, L1 = 250, R = {reps:,} (Monte Carlo se {se * 100:.2f} pp)")
     print(frame.round(4).to_string())
 
-    reps2 = 1_000 if quick else 4_000
+    reps2 = 500 if quick else 1_500
     rows = []
     for rho in (0.0, 0.3):
         for n_assets, estimation in ((10, 250), (30, 250), (100, 250), (30, 100), (30, 500)):
