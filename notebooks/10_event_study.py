@@ -57,6 +57,20 @@ Markdown(study.headline(daily, ctx, selection))
 save_table(study.asset_table(daily), ctx.out, "assets_daily")
 study.asset_table(daily)
 
+# %% [markdown]
+# ### Two views of crypto: against crypto, against tech
+#
+# The study above measures crypto against the other majors (no asset against an index that
+# contains it): that benchmark absorbs the common crypto shock, so it asks which coins fell
+# *more than crypto did*. Against QQQ, the benchmark absorbs only what crypto's beta to tech
+# predicts, so a shock that hit tech and spilled into crypto shows up in the AR. Returns are
+# simple, ARs in log points.
+
+# %%
+views = study.crypto_views(ctx, prices, daily)
+save_table(views, ctx.out, "crypto_views_daily")
+views if not views.empty else Markdown(views.attrs["note"])
+
 # %%
 save_table(study.group_table(daily), ctx.out, "groups_daily")
 study.group_table(daily)

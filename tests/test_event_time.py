@@ -274,3 +274,31 @@ def test_online_preflight_counts_missing_files_as_downloads(
     assert "BTCUSDT" in ready.note
     later = _ctx("2025-04-07", root)
     assert not preflight.regimes(later.spec, later.day0, later.catalog).ready  # QQQ ends 02-28
+
+
+def test_crypto_is_shown_against_crypto_and_against_tech(mirror: Path) -> None:
+    """The flagship's two views of crypto: the default study's AR (against the other majors or
+    the majors) beside a market model on QQQ for the same coins, recomputed here with
+    event_study(market="QQQ"); equities are not in the table."""
+    ctx = _ctx("deepseek-2025-01-27", mirror)
+    selection = event_study_stage.select_assets(ctx)
+    prices = event_study_stage.daily_prices(ctx, selection)
+    daily = event_study_stage.daily_event_study(ctx, prices)
+    views = event_study_stage.crypto_views(ctx, prices, daily)
+    assert set(views.index) == {a for a in selection.symbols if a.endswith("USDT")}
+    assert set(views["crypto benchmark"]) <= {"majors", "majors (ex-self)"}
+    w = ctx.spec.windows
+    on_qqq = event_study(
+        returns(prices, "log"),
+        {"e": "2025-01-27"},
+        market="QQQ",
+        estimation=w.estimation,
+        gap=w.gap,
+        window=w.event,
+    ).dataset.sel(event="e", horizon="AR(+0)")
+    for asset, row in views.iterrows():
+        want = float(on_qqq["car"].sel(asset=asset)) * 100
+        if np.isfinite(want):
+            assert row["AR % on QQQ"] == pytest.approx(want, abs=1e-3)
+    btc = views.loc["BTCUSDT"]
+    assert btc["AR % on QQQ"] < btc["AR % on crypto"]  # QQQ absorbs less of crypto's fall

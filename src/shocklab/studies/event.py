@@ -140,6 +140,50 @@ def daily_event_study(ctx: RunContext, prices: xr.Dataset) -> EventStudyResult:
     )
 
 
+def crypto_views(
+    ctx: RunContext, prices: xr.Dataset, daily: EventStudyResult, tech: str = "QQQ"
+) -> pd.DataFrame:
+    """Each crypto asset's day-0 abnormal return against two benchmarks, side by side.
+
+    - *crypto on crypto* (the default study, ``daily``): against the other majors; it absorbs
+      the common crypto shock and asks which coins fell more than crypto did;
+    - *crypto on tech*: the same market model against ``tech`` (QQQ); it absorbs only what
+      crypto's beta to tech predicts, so a shock that hit tech and then crypto shows up.
+
+    Empty (with ``attrs["note"]``) when ``tech`` has no returns in the panel."""
+    if tech not in prices["asset"].values:
+        out = pd.DataFrame()
+        out.attrs["note"] = f"{tech} is not in the panel: no crypto-on-tech view"
+        return out
+    w = ctx.spec.windows
+    on_tech = event_study(
+        returns(prices, "log"),
+        {ctx.spec.id: ctx.day0_label("daily")},
+        model="market",
+        market={"crypto": tech},
+        estimation=w.estimation,
+        gap=w.gap,
+        window=w.event,
+        non_trading="error",
+    )
+    own = asset_table(daily)
+    other = asset_table(on_tech)
+    crypto = [a for a in own.index if a in other.index and other.loc[a, "market"] == tech]
+    crypto = [a for a in crypto if own.loc[a, "market"] != tech]
+    table = pd.DataFrame(
+        {
+            "return %": own.loc[crypto, "return %"],
+            "crypto benchmark": own.loc[crypto, "market"],
+            "AR % on crypto": own.loc[crypto, "CAR %"],
+            f"AR % on {tech}": other.loc[crypto, "CAR %"],
+            f"{tech} return %": other.loc[crypto, "market return %"],
+            "status on crypto": own.loc[crypto, "status"],
+            f"status on {tech}": other.loc[crypto, "status"],
+        }
+    )
+    return table.sort_values(f"AR % on {tech}").round(4)
+
+
 def hourly_event_study(ctx: RunContext, prices: xr.Dataset) -> EventStudyResult:
     """Constant-mean event study on UTC hourly log returns (the common crash stays visible)."""
     w = ctx.spec.windows
