@@ -79,7 +79,7 @@ def main() -> None:
     reps2 = 500 if quick else 1_500
     rows = []
     for rho in (0.0, 0.3):
-        for n_assets, estimation in ((10, 250), (30, 250), (100, 250), (30, 100), (30, 500)):
+        for n_assets, estimation in ((10, 250), (100, 250), (30, 100), (30, 500)):
             rates = rejection_rates(reps2, n_assets, estimation, rho, seed=11)
             rows.append(
                 {

@@ -218,7 +218,9 @@ def test_nonparametric_tests_by_hand(study: tuple[xr.DataArray, EventStudyResult
         ]
     )
     scar = car / np.sqrt(car_var)
-    scar_star = scar / scar.std(ddof=1)
+    # KP's cross-sectional re-standardisation, with the residual cross-correlation put back
+    r_bar = max(k.mean_pairwise_correlation(resid), 0.0)
+    scar_star = scar / (scar.std(ddof=1) / np.sqrt(1 - r_bar))
     u = []
     for i in range(n):
         g = np.append(resid[i] / sigma[i], scar_star[i])
