@@ -124,6 +124,13 @@ def test_unwritable_build_folder_is_one_line_not_a_traceback(
         assert "SHOCKLAB_BUILD_DIR" in line
 
 
+def _python(code: str) -> str:
+    """Standard output of ``code`` run in a fresh Python process (nothing imported yet)."""
+    return subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+
+
 def test_help_loads_no_scientific_stack_and_shows_examples() -> None:
     """``shocklab --help`` answers without importing the scientific stack (it is loaded by the
     command that needs it), in plain text with examples."""
@@ -138,9 +145,7 @@ def test_help_loads_no_scientific_stack_and_shows_examples() -> None:
         "         'matplotlib', 'papermill', 'pydantic', 'yaml', 'requests', 'pooch', 'zarr'}\n"
         "print('LOADED', sorted({m.split('.')[0] for m in sys.modules} & heavy))\n"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True
-    ).stdout
+    out = _python(code)
     assert "LOADED []" in out
     assert "``" not in out  # no raw reStructuredText markup
     assert "examples:" in out
@@ -171,9 +176,7 @@ def test_packages_import_the_scientific_stack_only_when_used(module: str) -> Non
         "heavy = {'xarray', 'dask', 'scipy', 'statsmodels', 'arch', 'matplotlib', 'pandas'}\n"
         "print('LOADED', sorted({m.split('.')[0] for m in sys.modules} & heavy))\n"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True
-    ).stdout
+    out = _python(code)
     assert "LOADED []" in out
 
 
@@ -183,7 +186,5 @@ def test_models_event_study_is_the_function_whatever_was_imported_first() -> Non
         "from shocklab.models import event_study\n"
         "print(callable(event_study), type(event_study).__name__)\n"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True
-    ).stdout
+    out = _python(code)
     assert out.split() == ["True", "function"]
