@@ -54,8 +54,8 @@ save_result(daily, ctx.out, "event_study_daily")
 Markdown(study.headline(daily, ctx, selection))
 
 # %%
-save_table(study.asset_table(daily), ctx.out, "assets_daily")
-study.asset_table(daily)
+save_table(daily.asset_table(), ctx.out, "assets_daily")
+daily.asset_table()
 
 # %% [markdown]
 # ### Two views of crypto: against crypto, against tech
@@ -72,8 +72,8 @@ save_table(views, ctx.out, "crypto_views_daily")
 views if not views.empty else Markdown(views.attrs["note"])
 
 # %%
-save_table(study.group_table(daily), ctx.out, "groups_daily")
-study.group_table(daily)
+save_table(daily.group_table(), ctx.out, "groups_daily")
+daily.group_table()
 
 # %%
 save_table(study.left_out(selection, daily), ctx.out, "left_out_daily")

@@ -129,7 +129,7 @@ dcc.summary()
 
 # %%
 regimes = study.markov_coupling(rets)
-save_table(regimes.params, ctx.out, "coupling_markov_params")
+save_table(regimes.summary(), ctx.out, "coupling_markov_params")
 save_table(regimes.transition, ctx.out, "coupling_markov_transition")
 save_table(regimes.smoothed, ctx.out, "coupling_markov_smoothed")
 fig, ax = plt.subplots(figsize=(11, 4), layout="constrained")
@@ -142,7 +142,7 @@ save_table(around, ctx.out, "coupling_regime_at_event")
 around
 
 # %%
-regimes.params
+regimes
 
 # %%
 regimes.restarts
@@ -159,6 +159,9 @@ save_table(breaks.segments, ctx.out, "coupling_break_segments")
 fig, ax = plt.subplots(figsize=(11, 4), layout="constrained")
 plot_breaks(study.rolling_beta(rets, ctx.spec.windows.rolling), breaks, event=day0, ax=ax)
 show_figure(fig, ctx.out, "coupling_breaks")
+
+# %%
+breaks
 
 # %%
 breaks.selection

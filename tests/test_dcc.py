@@ -71,18 +71,18 @@ def test_recovers_simulated_parameters(method: str) -> None:
     the likelihood at the truth (and at nearby points) is not above the fitted maximum."""
     returns = simulate_dcc(3000, CORR, a=0.05, b=0.9, method=method, seed=3)
     fit = dcc.fit_dcc(returns, method)
-    est = fit.params
+    est, se = fit.params, fit.std_errors
     assert fit.converged
-    assert abs(est.loc["a", "estimate"] - 0.05) < 0.015
-    assert abs(est.loc["b", "estimate"] - 0.90) < 0.03
-    assert abs(est.loc["a", "estimate"] - 0.05) < 3 * est.loc["a", "se_robust"]
-    assert abs(est.loc["b", "estimate"] - 0.90) < 3 * est.loc["b", "se_robust"]
+    assert abs(est["a"] - 0.05) < 0.015
+    assert abs(est["b"] - 0.90) < 0.03
+    assert abs(est["a"] - 0.05) < 3 * se["a"]
+    assert abs(est["b"] - 0.90) < 3 * se["b"]
     _, zf, _ = dcc.garch_step(returns)
     z = zf.to_numpy()
-    assert dcc.dcc_loglik(0.05, 0.9, z, method) <= fit.loglik + 1e-8
-    a, b = est.loc["a", "estimate"], est.loc["b", "estimate"]
+    assert dcc.dcc_loglik(0.05, 0.9, z, method) <= fit.llf + 1e-8
+    a, b = est["a"], est["b"]
     for da, db in [(0.005, 0), (-0.005, 0), (0, 0.01), (0, -0.01)]:
-        assert dcc.dcc_loglik(a + da, b + db, z, method) <= fit.loglik + 1e-8
+        assert dcc.dcc_loglik(a + da, b + db, z, method) <= fit.llf + 1e-8
     np.testing.assert_allclose(fit.target.to_numpy(), CORR, atol=0.1)  # persistent R_t: noisy
     # path object: symmetric, unit diagonal, the pair accessor agrees
     R = fit.correlation.values
@@ -156,7 +156,7 @@ def test_paths_hold_only_dates_with_every_return() -> None:
     )
     m = z.T @ z / len(z)
     S = m / np.sqrt(np.outer(np.diag(m), np.diag(m)))
-    a, b = fit.params.loc["a", "estimate"], fit.params.loc["b", "estimate"]
+    a, b = fit.params["a"], fit.params["b"]
     want = _loop(a, b, z, S, corrected=False)
     np.testing.assert_allclose(fit.correlation.values, want, rtol=1e-8, atol=1e-10)
     np.testing.assert_allclose(both.sel(pair="A1~A2").values, want[:, 1, 2], rtol=1e-8)

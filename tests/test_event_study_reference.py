@@ -120,7 +120,9 @@ def _estudy2_sar(ds: xr.Dataset, rates: pd.DataFrame) -> tuple[np.ndarray, np.nd
     delta = np.isfinite(resid).sum(axis=1)
     sd = np.nanstd(resid, axis=1, ddof=1)
     # estudy2 centres the market on every estimation date, the stock's missing dates included
-    scale = np.sqrt(1 + 1 / delta[:, None] + (event - est.mean()) ** 2 / ((est - est.mean()) ** 2).sum())
+    scale = np.sqrt(
+        1 + 1 / delta[:, None] + (event - est.mean()) ** 2 / ((est - est.mean()) ** 2).sum()
+    )
     return ar / sd[:, None] / scale, delta
 
 

@@ -48,12 +48,12 @@ def test_iv_is_consistent_where_ols_is_biased() -> None:
     ds = _simulate()
     truth = -G_TRUE * 1e4 / 100  # bp per 1 % of OI
     iv = liq.iv_elasticity(ds).table.loc["long"]
-    assert iv["coef"] == pytest.approx(truth, rel=0.15)
-    assert abs(iv["ols_coef"] - truth) > 3 * abs(iv["coef"] - truth)
+    assert iv["estimate"] == pytest.approx(truth, rel=0.15)
+    assert abs(iv["ols_estimate"] - truth) > 3 * abs(iv["estimate"] - truth)
     assert iv["first_stage_partial_f"] > 10
     panel = liq.panel_elasticity(ds).table.loc["long"]
     # FE-OLS = within OLS (the IV sample drops each asset's first day for the lag)
-    assert panel["coef"] == pytest.approx(iv["ols_coef"], rel=1e-3)
+    assert panel["estimate"] == pytest.approx(iv["ols_estimate"], rel=1e-3)
 
 
 def test_exogenous_liquidations_recovered_per_asset_and_match_statsmodels() -> None:
@@ -63,16 +63,16 @@ def test_exogenous_liquidations_recovered_per_asset_and_match_statsmodels() -> N
     ret = -G_TRUE * share + rng.normal(0, 0.02, share.shape)
     ds = ds.assign(ret=(("time", "asset"), ret), long_share=(("time", "asset"), share))
     table = liq.elasticity(ds, maxlags=3).table
-    assert table.loc[("C0", "long"), "coef"] == pytest.approx(
-        -100, abs=4 * table.loc[("C0", "long"), "se"]
+    assert table.loc[("C0", "long"), "estimate"] == pytest.approx(
+        -100, abs=4 * table.loc[("C0", "long"), "std_error"]
     )
     frame = ds.sel(asset="C1").to_dataframe()
     x = sm.add_constant(
         pd.DataFrame({"long": frame["long_share"] * 100, "short": frame["short_share"] * 100})
     )
     ref = sm.OLS(frame["ret"] * 1e4, x).fit(cov_type="HAC", cov_kwds={"maxlags": 3})
-    assert table.loc[("C1", "long"), "coef"] == pytest.approx(ref.params["long"], rel=1e-9)
-    assert table.loc[("C1", "short"), "se"] == pytest.approx(ref.bse["short"], rel=1e-9)
+    assert table.loc[("C1", "long"), "estimate"] == pytest.approx(ref.params["long"], rel=1e-9)
+    assert table.loc[("C1", "short"), "std_error"] == pytest.approx(ref.bse["short"], rel=1e-9)
 
 
 def test_local_projections_equal_direct_ols_at_each_horizon() -> None:
@@ -99,9 +99,9 @@ def test_local_projections_equal_direct_ols_at_each_horizon() -> None:
         ref = sm.OLS(data["t"], sm.add_constant(data.drop(columns="t"))).fit(
             cov_type="HAC", cov_kwds={"maxlags": h + 1}
         )
-        assert lp.loc[("all", h), "coef"] == pytest.approx(ref.params["s"], rel=1e-10)
-        assert lp.loc[("all", h), "se"] == pytest.approx(ref.bse["s"], rel=1e-10)
-    assert lp.loc[("all", 0), "coef"] == pytest.approx(-0.5, abs=0.1)
+        assert lp.loc[("all", h), "estimate"] == pytest.approx(ref.params["s"], rel=1e-10)
+        assert lp.loc[("all", h), "std_error"] == pytest.approx(ref.bse["s"], rel=1e-10)
+    assert lp.loc[("all", 0), "estimate"] == pytest.approx(-0.5, abs=0.1)
     state = pd.Series(np.arange(n) % 2 == 0, index=frame.index)
     dep = liq.local_projections(frame, shock="s", response="y", horizons=1, state=state).table
     assert set(dep.index.get_level_values("state")) == {"high", "low"}
@@ -125,7 +125,10 @@ def test_var_multiplier_recovered_from_a_known_var() -> None:
     table = est.table
     assert table.loc["multiplier", "estimate"] == pytest.approx(truth, abs=0.05)
     assert table.loc["multiplier_no_feedback", "estimate"] == pytest.approx(truth_cut, abs=0.05)
-    assert table.loc["multiplier", "lo_90"] < truth < table.loc["multiplier", "hi_90"]
+    band = est.conf_int(0.90).loc["multiplier"]
+    draws = est.extra["draws"]["multiplier"]
+    assert band["lower"] == pytest.approx(np.percentile(draws, 5))
+    assert band["lower"] < truth < band["upper"]
     assert est.extra["granger_p_liq_to_ret"] < 1e-6
 
 
@@ -164,10 +167,10 @@ def test_real_panel_and_flagship_attribution(real_panel: xr.Dataset) -> None:
     lp = liq.local_projections(
         ds.sel(asset="BTC").to_dataframe(), shock="long_share", response="funding", horizons=3
     ).table
-    assert np.isfinite(lp["coef"]).all()
+    assert np.isfinite(lp["estimate"]).all()
     panel = liq.panel_elasticity(real_panel).table
-    assert panel.loc["long", "coef"] < 0
-    assert panel.loc["long", "p"] < 0.01
+    assert panel.loc["long", "estimate"] < 0
+    assert panel.loc["long", "pvalue"] < 0.01
     att = liq.attribute_event(real_panel, "2025-01-27")
     assert len(att) == 7
     assert (att["observed"] > 0).all()
@@ -258,7 +261,7 @@ def test_liquidation_plots_show_the_estimates() -> None:
     est = liq.elasticity(ds)
     plot_elasticities(est, ax=b)
     points = np.asarray(b.lines[0].get_ydata(), dtype=float)
-    np.testing.assert_allclose(points, est.table.xs("long", level="side")["coef"].to_numpy())
+    np.testing.assert_allclose(points, est.table.xs("long", level="side")["estimate"].to_numpy())
     var = liq.var_feedback(ds.sel(asset="C0").to_dataframe(), draws=50, horizon=5)
     plot_irf(var, ax=c)
     assert len(c.lines) == 4 + 1  # four shock -> response pairs and the zero line
@@ -272,7 +275,7 @@ def test_missing_days_are_dropped_not_bridged() -> None:
     full = liq.elasticity(ds).table
     gap = liq.elasticity(holed).table
     assert gap.loc[("C0", "long"), "nobs"] == full.loc[("C0", "long"), "nobs"] - 10
-    assert gap.loc[("C1", "long"), "coef"] == pytest.approx(full.loc[("C1", "long"), "coef"])
+    assert gap.loc[("C1", "long"), "estimate"] == pytest.approx(full.loc[("C1", "long"), "estimate"])
     frame = holed.sel(asset="C0").to_dataframe()
     with pytest.warns(UserWarning, match="longest gap-free stretch"):
         est = liq.var_feedback(frame, maxlags=2, draws=50)
@@ -329,15 +332,16 @@ def test_reverse_elasticity_is_ppml_and_predicts_only_positive_levels() -> None:
         },
         coords={"time": times, "asset": [f"A{i}" for i in range(n_assets)]},
     )
-    table = liq.reverse_elasticity(ds, moves=(-0.05, 0.05)).table
-    assert (table[["level", "level_lo", "level_hi", "flat"]] > 0).all().all()
-    assert (table["level_lo"] < table["level"]).all()
-    assert (table["level"] < table["level_hi"]).all()
-    np.testing.assert_allclose(table["extra"], table["level"] - table["flat"], rtol=1e-12)
+    est = liq.reverse_elasticity(ds, moves=(-0.05, 0.05))
+    table = est.table.join(est.conf_int())
+    assert (table[["estimate", "lower", "upper", "flat"]] > 0).all().all()
+    assert (table["lower"] < table["estimate"]).all()
+    assert (table["estimate"] < table["upper"]).all()
+    np.testing.assert_allclose(table["extra"], table["estimate"] - table["flat"], rtol=1e-12)
     truth = {m: np.exp(a).mean() * np.exp(float(spline(m))) for m in (-0.05, 0.05)}
     for m, want in truth.items():
         row = table.loc[("long", m)]
-        assert row["level_lo"] < want < row["level_hi"]
+        assert row["lower"] < want < row["upper"]
     # the same numbers from a GLM of the same design, by hand
     frame = ds.to_dataframe().reorder_levels(["asset", "time"]).sort_index()
     y = frame["long_share"].to_numpy() * 100
@@ -350,7 +354,7 @@ def test_reverse_elasticity_is_ppml_and_predicts_only_positive_levels() -> None:
     fit = sm.GLM(y, np.column_stack([dummies, terms]), family=sm.families.Poisson()).fit()
     fe, beta = fit.params[:n_assets], fit.params[n_assets:]
     g = np.array([h for k in knots for h in (min(-0.05 + k, 0), max(-0.05 - k, 0))])
-    assert table.loc[("long", -0.05), "level"] == pytest.approx(
+    assert table.loc[("long", -0.05), "estimate"] == pytest.approx(
         float(np.exp(fe + g @ beta).mean()), rel=1e-6
     )
 
@@ -361,8 +365,8 @@ def test_reverse_levels_follow_binned_means_on_the_real_panel(real_panel: xr.Dat
     means of the same data: in every return bin with 300+ asset-days the mean fitted value is
     within 10 % of the mean observed one (recomputed here from the panel; measured: 7 %)."""
     est = liq.reverse_elasticity(real_panel)
-    table = est.table
-    assert (table[["level", "level_lo", "flat"]] > 0).all().all()
+    table = est.table.join(est.conf_int())
+    assert (table[["estimate", "lower", "flat"]] > 0).all().all()
     binned = est.extra["binned"]
     frame = liq._frame(real_panel, "oi").dropna()
     bins = pd.cut(frame["ret"], liq.BINS)
@@ -373,8 +377,8 @@ def test_reverse_levels_follow_binned_means_on_the_real_panel(real_panel: xr.Dat
         assert len(big) == 7
         np.testing.assert_allclose(big["fitted"], big["observed"], rtol=0.10)
         # larger moves, more liquidations, on both sides of a flat day, as the bins say
-        assert table.loc[(side, -0.05), "level"] > table.loc[(side, -0.05), "flat"]
-        assert table.loc[(side, 0.05), "level"] > table.loc[(side, 0.05), "flat"]
+        assert table.loc[(side, -0.05), "estimate"] > table.loc[(side, -0.05), "flat"]
+        assert table.loc[(side, 0.05), "estimate"] > table.loc[(side, 0.05), "flat"]
 
 
 def test_attribution_prediction_intervals_cover_noise_and_stay_positive(

@@ -49,7 +49,7 @@ def test_markov_reproduces_stata_fedfunds_example() -> None:
     assert fit.transition.loc["low", "low"] == pytest.approx(0.9820939, abs=1e-5)
     assert fit.transition.loc["high", "low"] == pytest.approx(0.0503587, abs=1e-5)
     assert fit.durations["low"] == pytest.approx(1 / (1 - 0.9820939), rel=1e-3)
-    assert fit.bse.loc["low", "const"] == pytest.approx(0.1767083, rel=0.05)  # Stata OIM se
+    assert fit.std_errors.loc["low", "const"] == pytest.approx(0.1767083, rel=0.05)  # Stata OIM se
     assert (fit.restarts["gap_to_best"] < 1e-3).all()
 
 

@@ -22,11 +22,14 @@ coefficients break). Steps (Bai and Perron 1998, 2003):
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 import pandas as pd
+import xarray as xr
 from scipy import optimize, stats
+
+from shocklab.models.results import Results, pack_tables, unpack_table
 
 Array = np.ndarray[Any, Any]
 
@@ -97,8 +100,19 @@ def global_breaks(ssr: Array, m: int, h: int) -> tuple[float, list[int]]:
 
 
 @dataclass(frozen=True)
-class BreaksResult:
-    """Estimated breaks, segment coefficients and the model-selection table."""
+class BreaksResult(Results):
+    """Estimated breaks, segment coefficients and the model-selection table.
+
+    ``breaks``: one row per break (the last date of the segment before it, with its ``level``
+    confidence interval ``lo`` .. ``hi``); ``segments``: per segment, dates, N and the OLS
+    coefficients with HC1 standard errors; ``selection``: the criterion for 0 .. max breaks.
+
+    Results contract (:mod:`shocklab.models.results`): ``params`` and ``std_errors`` are the
+    segments' coefficients, a Series on ``(segment, parameter)``; p-values and intervals use the
+    normal distribution (HC1 errors); ``nobs`` is the sample length.
+    """
+
+    title: ClassVar[str] = "Bai-Perron structural breaks"
 
     breaks: pd.DataFrame
     segments: pd.DataFrame
@@ -107,6 +121,92 @@ class BreaksResult:
     criterion: str
     trim: float
     level: float
+
+    def _coefficients(self, suffix: str) -> pd.Series:
+        names = [c for c in ("const", "beta") if c in self.segments]
+        values = {
+            (seg, name): float(row[f"{name}{suffix}"])
+            for seg, row in self.segments.iterrows()
+            for name in names
+        }
+        index = pd.MultiIndex.from_tuples(list(values), names=["segment", "parameter"])
+        return pd.Series(list(values.values()), index=index, dtype=float)
+
+    @property
+    def params(self) -> pd.Series:
+        """Each segment's coefficients, ``(segment, parameter)``."""
+        return self._coefficients("").rename("estimate")
+
+    @property
+    def std_errors(self) -> pd.Series:
+        """HC1 standard errors of :attr:`params`."""
+        return self._coefficients("_se").rename("std_error")
+
+    @property
+    def nobs(self) -> int:
+        """Observations in the sample (the segments' sum)."""
+        return int(self.segments["nobs"].sum())
+
+    def summary(self) -> pd.DataFrame:
+        """Per segment and coefficient: the segment's dates and N, estimate, std_error,
+        p-value and 95 % interval."""
+        ci = self.conf_int()
+        table = pd.DataFrame(
+            {
+                "estimate": self.params,
+                "std_error": self.std_errors,
+                "pvalue": self.pvalues,
+                "lower 95 %": ci["lower"],
+                "upper 95 %": ci["upper"],
+            }
+        )
+        seg = table.index.get_level_values("segment")
+        for col in ("start", "end", "nobs"):
+            table.insert(
+                0 if col == "start" else 1 if col == "end" else 2,
+                col,
+                self.segments.loc[seg, col].to_numpy(),
+            )
+        return table
+
+    def _caption(self) -> str:
+        if self.n_breaks == 0:
+            found = f"no break (the {self.criterion.upper()} prefers zero breaks)"
+        else:
+            dates = "; ".join(
+                f"{pd.Timestamp(r['date']).date()} ({self.level:.0%} interval "
+                f"{pd.Timestamp(r['lo']).date()} .. {pd.Timestamp(r['hi']).date()})"
+                for _, r in self.breaks.iterrows()
+            )
+            found = f"{self.n_breaks} break(s) chosen by the {self.criterion.upper()}: {dates}"
+        return f"{found}; {self.nobs} observations, trimming {self.trim:.0%}"
+
+    def to_dataset(self) -> xr.Dataset:
+        """Breaks, segments and the selection table in one Dataset (netCDF-ready)."""
+        ds = pack_tables(
+            {"breaks": self.breaks, "segments": self.segments, "selection": self.selection}
+        )
+        ds.attrs.update(
+            title="shocklab structural breaks",
+            n_breaks=self.n_breaks,
+            criterion=self.criterion,
+            trim=self.trim,
+            level=self.level,
+        )
+        return ds
+
+    @classmethod
+    def from_dataset(cls, ds: xr.Dataset) -> BreaksResult:
+        """Rebuild a result from :meth:`to_dataset` output."""
+        return cls(
+            breaks=unpack_table(ds, "breaks"),
+            segments=unpack_table(ds, "segments"),
+            selection=unpack_table(ds, "selection"),
+            n_breaks=int(ds.attrs["n_breaks"]),
+            criterion=str(ds.attrs["criterion"]),
+            trim=float(ds.attrs["trim"]),
+            level=float(ds.attrs["level"]),
+        )
 
 
 def structural_breaks(

@@ -31,7 +31,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 import pandas as pd
@@ -39,6 +39,7 @@ import xarray as xr
 from scipy import optimize, signal
 
 from shocklab.data import DataQualityWarning
+from shocklab.models.results import Results, pack_tables, unpack_table
 
 Method = Literal["dcc", "cdcc"]
 Array = np.ndarray[Any, Any]
@@ -102,25 +103,116 @@ def dcc_loglik(a: float, b: float, z: Array, method: Method = "dcc") -> float:
 
 
 @dataclass(frozen=True)
-class DCCResult:
+class DCCResult(Results):
     """A fitted DCC/cDCC-GARCH(1,1): parameters, paths and the univariate fits.
 
     ``correlation`` ``(time, asset, asset_b)`` and ``volatility`` ``(time, asset)`` are indexed
     by the complete dates the model was fitted on (every asset has a return), so no path
     extends past the last return of any asset in the system or covers a date one of them is
     missing.
+
+    Results contract (:mod:`shocklab.models.results`): ``params`` ``(a, b)``; ``std_errors``
+    the sandwich (QML-robust) standard errors, ``std_errors_nonrobust`` the inverse-Hessian
+    ones, both conditional on the first step; ``llf`` the correlation log-likelihood,
+    ``llf_total`` adds the univariate GARCH log-likelihoods.
     """
 
+    title: ClassVar[str] = "DCC-GARCH(1,1), two-step"
+
     method: str
-    params: pd.DataFrame
-    loglik: float
-    loglik_total: float
+    params: pd.Series
+    std_errors: pd.Series
+    std_errors_nonrobust: pd.Series
+    llf: float
+    llf_total: float
     univariate: pd.DataFrame
     correlation: xr.DataArray
     volatility: xr.DataArray
     target: pd.DataFrame
     nobs: int
     converged: bool
+
+    def summary(self) -> pd.DataFrame:
+        """``a``, ``b`` and persistence ``a + b``: estimate, both standard errors, z (robust),
+        p-value and the 95 % interval (robust)."""
+        ci = self.conf_int()
+        table = pd.DataFrame(
+            {
+                "estimate": self.params,
+                "std_error": self.std_errors,
+                "std_error_nonrobust": self.std_errors_nonrobust,
+                "z": self.params / self.std_errors,
+                "pvalue": self.pvalues,
+                "lower 95 %": ci["lower"],
+                "upper 95 %": ci["upper"],
+            }
+        )
+        table.loc["a+b", "estimate"] = float(self.params.sum())
+        return table.rename_axis("parameter")
+
+    def _caption(self) -> str:
+        return (
+            f"{self.method}, {len(self.univariate)} assets, {self.nobs} complete dates; "
+            f"correlation log-likelihood {self.llf:.1f} (total {self.llf_total:.1f}); robust "
+            f"standard errors conditional on the GARCH step{'' if self.converged else '; NOT converged'}"
+        )
+
+    def to_dataset(self) -> xr.Dataset:
+        """Parameters, tables and paths in one Dataset (netCDF-ready)."""
+        ds = pack_tables(
+            {
+                "params": pd.DataFrame(
+                    {
+                        "estimate": self.params,
+                        "std_error": self.std_errors,
+                        "std_error_nonrobust": self.std_errors_nonrobust,
+                    }
+                ),
+                "univariate": self.univariate,
+                "target": self.target,
+            }
+        )
+        ds["correlation"] = self.correlation.rename(None).assign_attrs({})
+        ds["volatility"] = self.volatility.rename(None).assign_attrs({})
+        ds.attrs.update(
+            title="shocklab DCC-GARCH",
+            method=self.method,
+            llf=self.llf,
+            llf_total=self.llf_total,
+            nobs=self.nobs,
+            converged=int(self.converged),
+        )
+        return ds
+
+    @classmethod
+    def from_dataset(cls, ds: xr.Dataset) -> DCCResult:
+        """Rebuild a result from :meth:`to_dataset` output."""
+        params = unpack_table(ds, "params")
+        params.index.name = None
+        uni = unpack_table(ds, "univariate")
+        uni["converged"] = uni["converged"].astype(bool)
+        target = unpack_table(ds, "target")
+        target.index.name = None
+        corr = ds["correlation"].rename("dcc_corr")
+        corr.attrs = {
+            "method": ds.attrs["method"],
+            "a": params.loc["a", "estimate"],
+            "b": params.loc["b", "estimate"],
+        }
+        return cls(
+            method=str(ds.attrs["method"]),
+            params=params["estimate"].rename("estimate"),
+            std_errors=params["std_error"].rename("std_error"),
+            std_errors_nonrobust=params["std_error_nonrobust"].rename("std_error_nonrobust"),
+            llf=float(ds.attrs["llf"]),
+            llf_total=float(ds.attrs["llf_total"]),
+            univariate=uni,
+            correlation=corr,
+            volatility=ds["volatility"].rename("volatility"),
+            target=target,
+            nobs=int(ds.attrs["nobs"]),
+            converged=bool(int(ds.attrs["converged"])),
+        )
 
     def pair(self, left: str, right: str) -> pd.Series:
         """Conditional correlation path of ``left`` and ``right`` (on the fitted dates only)."""
@@ -144,13 +236,6 @@ class DCCResult:
             },
             name="dcc_corr",
         )
-
-    def summary(self) -> pd.DataFrame:
-        """Parameters with both standard errors, plus the log-likelihoods and persistence."""
-        table = self.params.copy()
-        table.loc["a+b", "estimate"] = table.loc[["a", "b"], "estimate"].sum()
-        table.attrs = {"loglik": self.loglik, "loglik_total": self.loglik_total}
-        return table
 
 
 def garch_step(returns: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
@@ -255,7 +340,7 @@ def fit_dcc(
         options={"ftol": 1e-10, "maxiter": 500},
     )
     a, b = float(res.x[0]), float(res.x[1])
-    params = _standard_errors(a, b, z, method)
+    estimate, se_robust, se = _standard_errors(a, b, z, method)
     S = dcc_target(a, b, z, method)
     _, R = dcc_correlations(a, b, z, method, S)
     names = list(frame.columns)
@@ -277,9 +362,11 @@ def fit_dcc(
     ll_c = dcc_loglik(a, b, z, method)
     return DCCResult(
         method=method,
-        params=params,
-        loglik=ll_c,
-        loglik_total=float(uni["loglik"].sum()) + ll_c,
+        params=estimate,
+        std_errors=se_robust,
+        std_errors_nonrobust=se,
+        llf=ll_c,
+        llf_total=float(uni["loglik"].sum()) + ll_c,
         univariate=uni,
         correlation=corr,
         volatility=vol,
@@ -289,8 +376,11 @@ def fit_dcc(
     )
 
 
-def _standard_errors(a: float, b: float, z: Array, method: Method) -> pd.DataFrame:
-    """Hessian and sandwich standard errors of ``(a, b)`` (conditional on step 1)."""
+def _standard_errors(
+    a: float, b: float, z: Array, method: Method
+) -> tuple[pd.Series, pd.Series, pd.Series]:
+    """``(a, b)``, their sandwich and their inverse-Hessian standard errors (conditional on
+    step 1); NaN standard errors on the boundary of the parameter space."""
     from statsmodels.tools.numdiff import approx_fprime, approx_hess3
 
     theta = np.array([a, b])
@@ -314,8 +404,9 @@ def _standard_errors(a: float, b: float, z: Array, method: Method) -> pd.DataFra
                 se_robust = np.sqrt(np.diag(Hinv @ (scores.T @ scores) @ Hinv))
             except np.linalg.LinAlgError:
                 pass
-    table = pd.DataFrame(
-        {"estimate": theta, "se": se, "se_robust": se_robust}, index=pd.Index(["a", "b"])
+    index = pd.Index(["a", "b"])
+    return (
+        pd.Series(theta, index=index, name="estimate"),
+        pd.Series(se_robust, index=index, name="std_error"),
+        pd.Series(se, index=index, name="std_error_nonrobust"),
     )
-    table["t_robust"] = table["estimate"] / table["se_robust"]
-    return table

@@ -19,7 +19,7 @@ import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any, Literal, cast
+from typing import Any, ClassVar, Literal, cast
 
 import numpy as np
 import pandas as pd
@@ -30,6 +30,7 @@ from shocklab import __version__
 from shocklab.data.calendar import format_moment, place_on_axis
 from shocklab.models import _kernels as k
 from shocklab.models._kernels import ModelName
+from shocklab.models.results import Results, _check_level
 from shocklab.universe import Universe, load_universe
 
 NonTradingPolicy = Literal["error", "next", "previous"]
@@ -44,16 +45,114 @@ class ConfoundingEventWarning(UserWarning):
 
 
 @dataclass(frozen=True)
-class EventStudyResult:
+class EventStudyResult(Results):
     """Frozen result of :func:`event_study`; all numbers live in :attr:`dataset`.
 
     Dimensions: ``event`` (ids), ``asset``, ``rel`` (event-window bar, 0 = event bar), ``est``
     (estimation bar, relative), ``horizon`` (single bars ``AR(+k)`` and windows
     ``CAR(a,b)``), ``group`` (``all`` + asset groups), ``test``, ``param``.
+
+    The results contract (:mod:`shocklab.models.results`): ``params`` are the usable
+    instances' abnormal returns (AR of a single bar, CAR of a window) indexed by
+    ``(event, asset, horizon)``, ``std_errors`` their forecast-error standard errors,
+    ``pvalues`` the t-test p-values (t with the estimation's residual degrees of freedom) and
+    ``nobs`` the number of usable (event, asset) instances. Group tests are in :meth:`summary`
+    and :meth:`group_table`.
     """
+
+    title: ClassVar[str] = "Event study"
 
     dataset: xr.Dataset
     parameters: Mapping[str, Any] = field(default_factory=dict)
+
+    # ------------------------------------------------------------------ contract
+    def _per_instance(self, name: str) -> pd.Series:
+        ds = self.dataset
+        ok = (ds["status"] == "ok").broadcast_like(ds["car"])
+        series = ds[name].where(ok).to_series().dropna()
+        return series.reindex(self._index())
+
+    def _index(self) -> pd.MultiIndex:
+        ds = self.dataset
+        ok = (ds["status"] == "ok").broadcast_like(ds["car"]) & np.isfinite(ds["car"])
+        return cast(pd.MultiIndex, ok.to_series()[lambda v: v].index)
+
+    @property
+    def params(self) -> pd.Series:
+        """AR (single bar) or CAR (window) of every usable instance, ``(event, asset, horizon)``."""
+        return self._per_instance("car").rename("estimate")
+
+    @property
+    def std_errors(self) -> pd.Series:
+        """Forecast-error standard errors of :attr:`params`."""
+        return self._per_instance("car_se").rename("std_error")
+
+    @property
+    def pvalues(self) -> pd.Series:
+        """Two-sided t-test p-values of :attr:`params` (unadjusted; Holm and BH in the dataset)."""
+        return self._per_instance("asset_p").rename("pvalue")
+
+    @property
+    def nobs(self) -> int:
+        """Usable (event, asset) instances."""
+        return int((self.dataset["status"] == "ok").sum())
+
+    def _critical(self, level: float) -> pd.Series:
+        dof = self.dataset["dof"].broadcast_like(self.dataset["car"]).to_series()
+        return pd.Series(stats.t.ppf(0.5 + level / 2, dof.reindex(self._index())), self._index())
+
+    def conf_int(
+        self, level: float = 0.95, *, what: Literal["car", "car_path", "caar_path"] = "car"
+    ) -> pd.DataFrame:
+        """``level`` confidence intervals (columns ``lower``, ``upper``).
+
+        - ``car`` (default): :attr:`params` +/- t * se, ``(event, asset, horizon)``;
+        - ``car_path``: the CAR from the window start to each bar, +/- z * its forecast-error
+          se, ``(event, asset, rel)``;
+        - ``caar_path``: each group's CAAR path +/- t_{N-1} * sd_cross(CAR) / sqrt(N) (as the
+          ``t_cross`` test), ``(event, group, rel)``; NaN for a group with fewer usable assets
+          than ``min_group`` -- the rule the tests follow.
+        """
+        _check_level(level)
+        if what == "car":
+            return super().conf_int(level)
+        ds = self.dataset
+        if what == "car_path":
+            ok = ds["status"] == "ok"
+            path = ds["car_path"].where(ok).to_series()
+            half = float(stats.norm.ppf(0.5 + level / 2)) * ds["car_path_se"].where(ok).to_series()
+            return pd.DataFrame({"estimate": path, "lower": path - half, "upper": path + half})
+        if what == "caar_path":
+            return self._caar_bands(level)
+        msg = f"what must be 'car', 'car_path' or 'caar_path', not {what!r}"
+        raise ValueError(msg)
+
+    def _caar_bands(self, level: float) -> pd.DataFrame:
+        ds = self.dataset
+        min_group = int(self.parameters.get("min_group", 2))
+        cars = ds["car_path"].where(ds["status"] == "ok")
+        frames = []
+        for group in ds["group"].values:
+            members = ds["in_group"].sel(group=group)
+            sub = cars.where(members)
+            n = sub.count("asset")
+            sd = sub.std("asset", ddof=1)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                q = stats.t.ppf(0.5 + level / 2, np.maximum(n - 1, 1))
+                half = q * sd / np.sqrt(n)
+            caar = ds["caar_path"].sel(group=group)
+            half = half.where(n >= min_group)
+            frame = pd.DataFrame(
+                {
+                    "estimate": caar.to_series(),
+                    "lower": (caar - half).to_series(),
+                    "upper": (caar + half).to_series(),
+                    "n": n.to_series(),
+                }
+            )
+            frame["group"] = str(group)
+            frames.append(frame)
+        return pd.concat(frames).reset_index().set_index(["event", "group", "rel"])
 
     def to_dataset(self) -> xr.Dataset:
         """The results as one ``xr.Dataset`` (netCDF-ready; parameters in ``attrs``)."""
@@ -64,6 +163,15 @@ class EventStudyResult:
         """Rebuild a result from :meth:`to_dataset` output (e.g. after a netCDF round trip)."""
         return cls(ds, json.loads(ds.attrs.get("parameters", "{}")))
 
+    def _caption(self) -> str:
+        p = self.parameters
+        return (
+            f"{', '.join(map(str, self.dataset['event'].values))}: model {p.get('model')}, "
+            f"estimation {p.get('estimation')} bars, gap {p.get('gap')}, window "
+            f"{p.get('window')}; {self.nobs} usable instances"
+        )
+
+    # ------------------------------------------------------------------ tables
     def summary(self, event: str | None = None, group: str = "all") -> pd.DataFrame:
         """One row per horizon: CAAR, N and every test statistic and p-value."""
         ds = self.dataset
@@ -78,15 +186,72 @@ class EventStudyResult:
             table[f"{test}_p"] = g["test_p_value"].sel(test=test).values
         return table
 
-    def _repr_html_(self) -> str:
-        p = self.parameters
-        head = (
-            f"<h4>Event study: {', '.join(map(str, self.dataset['event'].values))}</h4>"
-            f"<p>model {p.get('model')}, estimation {p.get('estimation')} bars, gap "
-            f"{p.get('gap')}, window {p.get('window')}; "
-            f"{int((self.dataset['status'] == 'ok').sum())} usable instances</p>"
+    def group_table(self, horizon: str = "AR(+0)", event: str | None = None) -> pd.DataFrame:
+        """Per group at one horizon: N, CAAR (%), and the shared-date-robust tests' p-values
+        (KP-BMP also Holm-adjusted across the tested groups); groups with no usable asset are
+        left out, and ``note`` says why a group has no test."""
+        ds = self._event(event).sel(horizon=horizon)
+        table = pd.DataFrame(
+            {
+                "N": ds["n_assets"].values.astype(int),
+                "CAAR %": ds["caar"].values * 100,
+                "KP-BMP t": ds["test_statistic"].sel(test="kp_bmp").values,
+                "KP-BMP p": ds["test_p_value"].sel(test="kp_bmp").values,
+                "KP-BMP p Holm": ds["test_p_holm"].sel(test="kp_bmp").values,
+                "GRANK p": ds["test_p_value"].sel(test="grank").values,
+                "Brown-Warner p": ds["test_p_value"].sel(test="brown_warner").values,
+                "r-bar": ds["r_bar"].values,
+                "note": ds["group_note"].values if "group_note" in ds else "",
+            },
+            index=pd.Index(ds["group"].values, name="group"),
         )
-        return head + self.summary().to_html(float_format=lambda v: f"{v:.4g}")
+        return table[table["N"] > 0]
+
+    def asset_table(self, horizon: str = "AR(+0)", event: str | None = None) -> pd.DataFrame:
+        """Per asset at one horizon: the asset's simple return (%), its benchmark's simple
+        return (%), the abnormal return (``AR %`` for one bar, ``CAR %`` for a window: a sum of
+        log-return ARs on log panels), t, p (raw, Holm, BH across assets), and the status of
+        unusable assets. The returns beside the AR show what the benchmark absorbed: a common
+        shock that the benchmark shares leaves a small AR. Sorted by the abnormal return."""
+        full = self._event(event)
+        ds = full.sel(horizon=horizon)
+        a, b = int(ds["horizon_start"]), int(ds["horizon_end"])
+        window = full.sel(rel=slice(a, b))
+        log = self.parameters.get("kind", "log") == "log"
+
+        def simple(total: xr.DataArray) -> np.ndarray:
+            values = np.asarray(total.values, dtype=float)
+            return (np.expm1(values) if log else values) * 100
+
+        raw = window["observed_return"].sum("rel", min_count=b - a + 1)
+        bench = window["market_return"].sum("rel", min_count=b - a + 1)
+        column = abnormal_column(horizon)
+        table = pd.DataFrame(
+            {
+                "group": ds["asset_group"].values if "asset_group" in ds.coords else "",
+                "market": ds["market"].values,
+                "return %": simple(raw),
+                "market return %": simple(bench),
+                column: ds["car"].values * 100,
+                "t": ds["asset_t"].values,
+                "p": ds["asset_p"].values,
+                "p Holm": ds["asset_p_holm"].values,
+                "p BH": ds["asset_p_bh"].values,
+                "status": ds["status"].values,
+            },
+            index=pd.Index(ds["asset"].values, name="asset"),
+        )
+        return table.sort_values(column)
+
+    def _event(self, event: str | None) -> xr.Dataset:
+        ds = self.dataset
+        return ds.sel(event=event) if event is not None else ds.isel(event=0)
+
+
+def abnormal_column(horizon: str) -> str:
+    """The asset table's abnormal-return column for ``horizon``: ``AR %`` for one bar
+    (``AR(+0)``), ``CAR %`` for a window (``CAR(-1,+1)``)."""
+    return "AR %" if horizon.startswith("AR(") else "CAR %"
 
 
 # ----------------------------------------------------------------------------- events

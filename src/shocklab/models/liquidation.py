@@ -17,15 +17,19 @@ Granger tests, impulse responses and the amplification multiplier of the feedbac
 
 from __future__ import annotations
 
+import json
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 import pandas as pd
 import statsmodels.api as sm
 import xarray as xr
+from scipy import stats
+
+from shocklab.models.results import Results, _check_level, pack_tables, unpack_table
 
 Scale = Literal["oi", "usd"]
 SIDES = ("long", "short")
@@ -66,20 +70,119 @@ def _frame(ds: xr.Dataset, scale: Scale) -> pd.DataFrame:
 
 
 @dataclass(frozen=True)
-class Estimates:
-    """Coefficients with inference; ``table`` is tidy, ``extra`` holds model-specific numbers."""
+class Estimates(Results):
+    """Estimates with inference: a tidy ``table`` and model-specific numbers in ``extra``.
+
+    Results contract (:mod:`shocklab.models.results`): the table's ``estimate`` column is
+    ``params``, ``std_error`` is ``std_errors`` and ``pvalue`` (when the estimator gives one)
+    ``pvalues``; ``nobs`` is ``extra["nobs"]`` or the table's largest ``nobs``. Intervals from
+    :meth:`conf_int` are
+
+    - ``estimate * exp(-/+ z * log_std_error)`` when the table has ``log_std_error`` (a
+      positive quantity such as a predicted liquidation level: the interval stays positive);
+    - percentiles of ``extra["draws"]`` (a ``draw x quantity`` table of parameter draws) when
+      the estimator simulates its uncertainty;
+    - ``estimate -/+ z * std_error`` otherwise.
+    """
 
     table: pd.DataFrame
     extra: dict[str, Any]
+    title: ClassVar[str] = "Liquidation estimates"
+
+    @property
+    def params(self) -> pd.Series:
+        """The ``estimate`` column."""
+        return self.table["estimate"].astype(float)
+
+    @property
+    def std_errors(self) -> pd.Series:
+        """The ``std_error`` column (NaN where the estimator has none)."""
+        if "std_error" in self.table:
+            return self.table["std_error"].astype(float)
+        return pd.Series(np.nan, index=self.table.index, name="std_error")
+
+    @property
+    def pvalues(self) -> pd.Series:
+        """The estimator's p-values, else two-sided normal p-values of estimate / std_error."""
+        if "pvalue" in self.table:
+            return self.table["pvalue"].astype(float)
+        return super().pvalues
+
+    @property
+    def nobs(self) -> int:
+        """Observations used (``extra["nobs"]``, else the table's largest ``nobs``)."""
+        if "nobs" in self.extra:
+            return int(self.extra["nobs"])
+        return int(self.table["nobs"].max()) if "nobs" in self.table else 0
+
+    def conf_int(self, level: float = 0.95) -> pd.DataFrame:
+        """``level`` intervals (columns ``lower``, ``upper``); see the class docstring."""
+        _check_level(level)
+        z = float(stats.norm.ppf(0.5 + level / 2))
+        est = self.params
+        if "log_std_error" in self.table:
+            lse = self.table["log_std_error"].astype(float)
+            return pd.DataFrame({"lower": est * np.exp(-z * lse), "upper": est * np.exp(z * lse)})
+        draws = self.extra.get("draws")
+        if isinstance(draws, pd.DataFrame):
+            tail = 50 * (1 - level)
+            return pd.DataFrame(
+                {
+                    "lower": np.nanpercentile(draws.to_numpy(), tail, axis=0),
+                    "upper": np.nanpercentile(draws.to_numpy(), 100 - tail, axis=0),
+                },
+                index=pd.Index(draws.columns, name=est.index.name),
+            ).reindex(est.index)
+        return super().conf_int(level)
+
+    def summary(self) -> pd.DataFrame:
+        """The table with 95 % interval columns (internal columns such as ``log_std_error``
+        left out)."""
+        ci = self.conf_int()
+        table = self.table.drop(columns=["log_std_error"], errors="ignore").copy()
+        at = list(table.columns).index("estimate") + 1
+        if "std_error" in table:
+            at = list(table.columns).index("std_error") + 1
+        table.insert(at, "lower 95 %", ci["lower"])
+        table.insert(at + 1, "upper 95 %", ci["upper"])
+        return table
+
+    def _caption(self) -> str:
+        keys = ("estimator", "cov", "scale", "units", "shock", "response", "lags")
+        bits = [f"{k} {self.extra[k]}" for k in keys if k in self.extra]
+        return "; ".join([*bits, f"{self.nobs} observations"])
 
     def to_dataset(self) -> xr.Dataset:
-        """Tidy table as a Dataset (netCDF-ready)."""
-        ds = xr.Dataset.from_dataframe(self.table)
-        ds.attrs = {k: str(v) for k, v in self.extra.items() if not isinstance(v, dict)}
+        """The table, every extra table/array and the scalar extras in one Dataset."""
+        tables: dict[str, pd.DataFrame] = {"table": self.table}
+        scalars: dict[str, Any] = {}
+        arrays: dict[str, np.ndarray] = {}
+        for key, value in self.extra.items():
+            if isinstance(value, pd.DataFrame | pd.Series):
+                tables[f"extra.{key}"] = value
+            elif isinstance(value, np.ndarray):
+                arrays[key] = value
+            else:
+                scalars[key] = value.item() if isinstance(value, np.generic) else value
+        ds = pack_tables(tables)
+        for key, value in arrays.items():
+            ds[f"extra.{key}"] = ([f"extra.{key}.dim_{i}" for i in range(value.ndim)], value)
+        ds.attrs["extra"] = json.dumps(scalars)
+        ds.attrs["extra_tables"] = json.dumps([k for k in tables if k != "table"])
+        ds.attrs["title"] = "shocklab liquidation estimates"
         return ds
 
-    def _repr_html_(self) -> str:
-        return str(self.table.to_html(float_format=lambda v: f"{v:.4g}"))
+    @classmethod
+    def from_dataset(cls, ds: xr.Dataset) -> Estimates:
+        """Rebuild estimates from :meth:`to_dataset` output."""
+        extra: dict[str, Any] = json.loads(ds.attrs.get("extra", "{}"))
+        for name in json.loads(ds.attrs.get("extra_tables", "[]")):
+            extra[name.removeprefix("extra.")] = unpack_table(ds, name)
+        for name in ds.data_vars:
+            name = str(name)
+            if name.startswith("extra.") and f"{name}.dim_0" in ds[name].dims:
+                extra[name.removeprefix("extra.")] = ds[name].to_numpy()
+        return cls(unpack_table(ds, "table"), extra)
 
 
 def elasticity(
@@ -100,10 +203,10 @@ def elasticity(
                 {
                     "asset": asset,
                     "side": s,
-                    "coef": np.nan,
-                    "se": np.nan,
-                    "t": np.nan,
-                    "p": np.nan,
+                    "estimate": np.nan,
+                    "std_error": np.nan,
+                    "tstat": np.nan,
+                    "pvalue": np.nan,
                     "nobs": len(sub),
                     "status": f"only {len(sub)} complete days (< {min_obs})",
                 }
@@ -117,10 +220,10 @@ def elasticity(
             {
                 "asset": asset,
                 "side": s,
-                "coef": fit.params[s],
-                "se": fit.bse[s],
-                "t": fit.tvalues[s],
-                "p": fit.pvalues[s],
+                "estimate": fit.params[s],
+                "std_error": fit.bse[s],
+                "tstat": fit.tvalues[s],
+                "pvalue": fit.pvalues[s],
                 "nobs": int(fit.nobs),
                 "status": "ok",
             }
@@ -158,7 +261,12 @@ def panel_elasticity(
         raise ValueError(msg)
     fit = model.fit(**kw)
     table = pd.DataFrame(
-        {"coef": fit.params, "se": fit.std_errors, "t": fit.tstats, "p": fit.pvalues}
+        {
+            "estimate": fit.params,
+            "std_error": fit.std_errors,
+            "tstat": fit.tstats,
+            "pvalue": fit.pvalues,
+        }
     ).rename_axis("side")
     table["nobs"] = int(fit.nobs)
     return Estimates(
@@ -210,11 +318,11 @@ def iv_elasticity(ds: xr.Dataset, *, scale: Scale = "oi", maxlags: int = 5) -> E
     diag = fit.first_stage.diagnostics
     table = pd.DataFrame(
         {
-            "coef": fit.params,
-            "se": fit.std_errors,
-            "t": fit.tstats,
-            "p": fit.pvalues,
-            "ols_coef": ols.params,
+            "estimate": fit.params,
+            "std_error": fit.std_errors,
+            "tstat": fit.tstats,
+            "pvalue": fit.pvalues,
+            "ols_estimate": ols.params,
             "first_stage_partial_f": diag["f.stat"],
             "first_stage_partial_r2": diag["partial.rsquared"],
         }
@@ -256,10 +364,11 @@ def reverse_elasticity(
     return (knots :data:`KNOTS` on each side of zero; :func:`_move_terms`). A log link cannot predict a
     negative liquidation (a linear fit predicted -1.3 % of OI of short liquidations for a +5 % move).
     For each move in ``moves`` the table gives the predicted *level* for the average asset
-    (``level``: the mean over assets of ``exp(a_i + f(move))``) with a 95 % interval (delta
-    method on the log level, so it stays positive), the flat-day level (``flat``: ``f = 0``)
-    and ``extra = level - flat`` with its delta-method ``se`` (units of ``scale``: % of OI or
-    100 M USD). ``extra["binned"]``: per side and return bin (:data:`BINS`), the mean observed
+    (``estimate``: the mean over assets of ``exp(a_i + f(move))``) with its delta-method
+    ``std_error`` and ``log_std_error`` (:meth:`Estimates.conf_int` builds the interval on the
+    log level, so it stays positive), the flat-day level (``flat``: ``f = 0``) and
+    ``extra = level - flat`` with its delta-method ``extra_std_error`` (units of ``scale``: % of
+    OI or 100 M USD). ``extra["binned"]``: per side and return bin (:data:`BINS`), the mean observed
     and the mean fitted liquidation and the number of asset-days -- the check of the convex
     form against binned means of the same data.
     """
@@ -300,12 +409,12 @@ def reverse_elasticity(
                 {
                     "side": side,
                     "move": move,
-                    "level": level,
-                    "level_lo": level * float(np.exp(-1.96 * se_log)),
-                    "level_hi": level * float(np.exp(1.96 * se_log)),
+                    "estimate": level,
+                    "std_error": level * se_log,
+                    "log_std_error": se_log,
                     "flat": flat,
                     "extra": level - flat,
-                    "se": float(np.sqrt(grad_extra @ cov @ grad_extra)),
+                    "extra_std_error": float(np.sqrt(grad_extra @ cov @ grad_extra)),
                     "nobs": int(fit.nobs),
                 }
             )
@@ -368,8 +477,10 @@ def local_projections(
             {
                 "h": h,
                 "state": "all" if state is None else name.split("_")[1],
-                "coef": fit.params[name],
-                "se": fit.bse[name],
+                "estimate": fit.params[name],
+                "std_error": fit.bse[name],
+                "tstat": fit.tvalues[name],
+                "pvalue": fit.pvalues[name],
                 "nobs": int(fit.nobs),
             }
             for name in names
@@ -406,7 +517,8 @@ def var_feedback(
     return shock after ``horizon`` bars divided by its impact. The *feedback share* compares it
     with the same VAR whose return equation ignores liquidations (their lag coefficients set to
     zero): ``1 - M_no_feedback / M``. Uncertainty: ``draws`` parameter draws from the
-    estimated asymptotic normal distribution of the VAR coefficients (percentile bands).
+    estimated asymptotic normal distribution of the VAR coefficients: ``extra["draws"]``, from
+    which :meth:`Estimates.conf_int` takes percentile intervals.
     """
     from statsmodels.tsa.api import VAR
 
@@ -462,21 +574,14 @@ def var_feedback(
     granger_liq_to_ret = fit.test_causality(ret, [liq], kind="f").pvalue
     granger_ret_to_liq = fit.test_causality(liq, [ret], kind="f").pvalue
     irf = fit.irf(horizon)
-    table = pd.DataFrame(
-        {
-            "estimate": [full, none, 1.0 - none / full],
-            "lo_90": [
-                np.percentile(arr[:, 0], 5),
-                np.percentile(arr[:, 1], 5),
-                np.percentile(share, 5),
-            ],
-            "hi_90": [
-                np.percentile(arr[:, 0], 95),
-                np.percentile(arr[:, 1], 95),
-                np.percentile(share, 95),
-            ],
-        },
-        index=pd.Index(["multiplier", "multiplier_no_feedback", "feedback_share"], name="quantity"),
+    quantities = pd.Index(
+        ["multiplier", "multiplier_no_feedback", "feedback_share"], name="quantity"
+    )
+    table = pd.DataFrame({"estimate": [full, none, 1.0 - none / full]}, index=quantities)
+    draws_table = pd.DataFrame(
+        np.column_stack([arr, share]),
+        index=pd.RangeIndex(draws, name="draw"),
+        columns=quantities,
     )
     return Estimates(
         table,
@@ -488,6 +593,7 @@ def var_feedback(
             "irf": irf.orth_irfs,
             "order": names,
             "horizon": horizon,
+            "draws": draws_table,
         },
     )
 

@@ -21,12 +21,14 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
+import xarray as xr
 
 from shocklab.data.calendar import NonTradingPolicy, parse_moment, place_on_axis
+from shocklab.models.results import Results, pack_tables, unpack_table
 
 Array = np.ndarray[Any, Any]
 
@@ -37,11 +39,20 @@ def regime_names(k: int) -> list[str]:
 
 
 @dataclass(frozen=True)
-class MarkovResult:
-    """A fitted Markov-switching coupling model, regimes sorted by coupling."""
+class MarkovResult(Results):
+    """A fitted Markov-switching coupling model, regimes sorted by coupling.
 
-    params: pd.DataFrame
-    bse: pd.DataFrame
+    Results contract (:mod:`shocklab.models.results`): ``params`` and ``std_errors`` are Series
+    indexed by ``(regime, parameter)`` (``const``, ``beta`` with a regressor, ``sigma2``), so
+    ``fit.params.loc["high", "beta"]`` is the tight regime's beta; standard errors are
+    statsmodels' (numerical Hessian); p-values and intervals use the normal distribution.
+    :meth:`summary` adds each regime's staying probability and expected duration.
+    """
+
+    title: ClassVar[str] = "Markov-switching regression"
+
+    params: pd.Series
+    std_errors: pd.Series
     transition: pd.DataFrame
     durations: pd.Series
     filtered: pd.DataFrame
@@ -53,6 +64,94 @@ class MarkovResult:
     nobs: int
     start_params: Array | None = None
     """The optimum in statsmodels' parameter order (to warm-start a refit)."""
+
+    def summary(self) -> pd.DataFrame:
+        """Per regime and parameter: estimate, std_error, z, p-value and 95 % interval; then
+        each regime's probability of staying and its expected duration (bars)."""
+        ci = self.conf_int()
+        table = pd.DataFrame(
+            {
+                "estimate": self.params,
+                "std_error": self.std_errors,
+                "z": self.params / self.std_errors,
+                "pvalue": self.pvalues,
+                "lower 95 %": ci["lower"],
+                "upper 95 %": ci["upper"],
+            }
+        )
+        regimes = list(self.transition.index)
+        stay = pd.DataFrame(
+            {"estimate": [self.transition.loc[r, r] for r in regimes]},
+            index=pd.MultiIndex.from_product([regimes, ["P(stay)"]]),
+        )
+        dur = pd.DataFrame(
+            {"estimate": self.durations.to_numpy()},
+            index=pd.MultiIndex.from_product([regimes, ["expected duration"]]),
+        )
+        out = pd.concat([table, stay, dur]).sort_index(level=0, sort_remaining=False)
+        out.index.names = ["regime", "parameter"]
+        return out
+
+    def _caption(self) -> str:
+        return (
+            f"{len(self.transition)} regimes, {self.nobs} observations; log-likelihood "
+            f"{self.llf:.1f}, AIC {self.aic:.1f}, BIC {self.bic:.1f}; best of "
+            f"{len(self.restarts)} starts"
+        )
+
+    def to_dataset(self) -> xr.Dataset:
+        """Parameters, transition matrix, probabilities and restarts in one Dataset."""
+        ds = pack_tables(
+            {
+                "params": pd.DataFrame({"estimate": self.params, "std_error": self.std_errors}),
+                "transition": self.transition,
+                "durations": self.durations,
+                "restarts": self.restarts,
+            }
+        )
+        regime = pd.Index(self.filtered.columns, name="regime")
+        time = pd.DatetimeIndex(self.filtered.index)
+        ds["filtered"] = (("time", "regime"), self.filtered.to_numpy())
+        ds["smoothed"] = (("time", "regime"), self.smoothed.to_numpy())
+        ds = ds.assign_coords(time=time.to_numpy(), regime=regime.to_numpy())
+        if self.start_params is not None:
+            ds["start_params"] = ("start_param", np.asarray(self.start_params))
+        ds.attrs.update(
+            title="shocklab Markov-switching regression",
+            llf=self.llf,
+            aic=self.aic,
+            bic=self.bic,
+            nobs=self.nobs,
+            time_name=str(self.filtered.index.name or ""),
+        )
+        return ds
+
+    @classmethod
+    def from_dataset(cls, ds: xr.Dataset) -> MarkovResult:
+        """Rebuild a result from :meth:`to_dataset` output."""
+        params = unpack_table(ds, "params")
+        transition = unpack_table(ds, "transition")
+        durations = unpack_table(ds, "durations")["expected_duration"]
+        cols = pd.Index(ds["regime"].to_numpy().astype(str), name="regime")
+        index = pd.DatetimeIndex(ds["time"].to_numpy(), name=ds.attrs.get("time_name") or None)
+
+        def probs(name: str) -> pd.DataFrame:
+            return pd.DataFrame(ds[name].to_numpy(), index=index, columns=cols)
+
+        return cls(
+            params=params["estimate"].rename("estimate"),
+            std_errors=params["std_error"].rename("std_error"),
+            transition=transition,
+            durations=durations,
+            filtered=probs("filtered"),
+            smoothed=probs("smoothed"),
+            restarts=unpack_table(ds, "restarts"),
+            llf=float(ds.attrs["llf"]),
+            aic=float(ds.attrs["aic"]),
+            bic=float(ds.attrs["bic"]),
+            nobs=int(ds.attrs["nobs"]),
+            start_params=ds["start_params"].to_numpy() if "start_params" in ds else None,
+        )
 
     def most_likely(self, smoothed: bool = True) -> pd.Series:
         """The most probable regime name per date (smoothed or filtered)."""
@@ -161,6 +260,12 @@ def fit_markov(
     return _result(best, model, frame.index, k_regimes, x is not None, restarts_table)
 
 
+def _long(frame: pd.DataFrame, name: str) -> pd.Series:
+    """``(regime x parameter)`` table -> Series on a ``(regime, parameter)`` MultiIndex."""
+    index = pd.MultiIndex.from_product([frame.index, frame.columns], names=["regime", "parameter"])
+    return pd.Series(frame.to_numpy(dtype=float).ravel(), index=index, name=name)
+
+
 def _result(
     res: Any, model: Any, index: pd.Index, k: int, has_x: bool, restarts: pd.DataFrame
 ) -> MarkovResult:
@@ -196,8 +301,8 @@ def _result(
     smooth = np.asarray(res.smoothed_marginal_probabilities)[:, order]
     cols = pd.Index(labels, name="regime")
     return MarkovResult(
-        params=frame,
-        bse=errs,
+        params=_long(frame, "estimate"),
+        std_errors=_long(errs, "std_error"),
         transition=transition,
         durations=durations,
         filtered=pd.DataFrame(filt, index=index, columns=cols),

@@ -5,9 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-import numpy as np
 import pandas as pd
-from scipy import stats
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -41,33 +39,26 @@ def plot_car_paths(
     """
     ds = result.dataset
     ev = event if event is not None else str(ds["event"].values[0])
-    d = ds.sel(event=ev)
     ax = _axes(ax)
-    rel = d["rel"].values
-    z = stats.norm.ppf(0.5 + level / 2)
+    rel = ds["rel"].values
+    paths = result.conf_int(level, what="car_path").xs(ev, level="event") * 100
     for asset in assets:
-        path = d["car_path"].sel(asset=asset).values * 100
-        se = d["car_path_se"].sel(asset=asset).values * 100
-        (line,) = ax.plot(rel, path, marker=".", label=asset)
-        ax.fill_between(rel, path - z * se, path + z * se, color=line.get_color(), alpha=0.15)
-    ok = d["status"] == "ok"
+        band = paths.xs(asset, level="asset").reindex(rel)
+        (line,) = ax.plot(rel, band["estimate"], marker=".", label=asset)
+        ax.fill_between(rel, band["lower"], band["upper"], color=line.get_color(), alpha=0.15)
     min_group = int(result.parameters.get("min_group", 2))
+    bands = result.conf_int(level, what="caar_path").xs(ev, level="event")
     for group in groups:
-        caar = d["caar_path"].sel(group=group).values * 100
-        members = _members(result, group)
-        cars = d["car_path"].where(ok).sel(asset=members).values * 100
-        n = np.isfinite(cars).sum(axis=0)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            half = (
-                stats.t.ppf(0.5 + level / 2, np.maximum(n - 1, 1))
-                * np.nanstd(cars, axis=0, ddof=1)
-                / np.sqrt(n)
-            )
-        size = int(n.max(initial=0))
+        band = bands.xs(group, level="group").reindex(rel)
+        size = int(band["n"].max()) if band["n"].notna().any() else 0
         note = "" if size >= min_group else f", no band: N < {min_group}"
-        (line,) = ax.plot(rel, caar, lw=2.2, label=f"CAAR {group} (N={size}{note})")
+        (line,) = ax.plot(
+            rel, band["estimate"] * 100, lw=2.2, label=f"CAAR {group} (N={size}{note})"
+        )
         if size >= min_group:
-            ax.fill_between(rel, caar - half, caar + half, color=line.get_color(), alpha=0.15)
+            ax.fill_between(
+                rel, band["lower"] * 100, band["upper"] * 100, color=line.get_color(), alpha=0.15
+            )
     ax.axvline(0, color="0.3", lw=0.8, ls="--")
     ax.axhline(0, color="0.3", lw=0.8)
     ax.set_xlabel("bars relative to the event (0 = event bar)")

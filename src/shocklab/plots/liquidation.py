@@ -6,7 +6,6 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from shocklab.plots.event_study import _axes
 
@@ -40,12 +39,12 @@ def plot_liquidations(
 def plot_elasticities(est: Estimates, *, level: float = 0.95, ax: Axes | None = None) -> Axes:
     """Per-asset elasticities (rows ``asset, side``) with ``level`` confidence bars."""
     ax = _axes(ax)
-    table = est.table.dropna(subset=["coef"])
-    z = stats.norm.ppf(0.5 + level / 2)
+    table = est.conf_int(level).assign(estimate=est.params).dropna(subset=["estimate"])
     for offset, side in ((-0.15, "long"), (0.15, "short")):
         sub = table.xs(side, level="side")
         x = np.arange(len(sub)) + offset
-        ax.errorbar(x, sub["coef"], yerr=z * sub["se"], fmt="o", capsize=3, label=side)
+        err = [sub["estimate"] - sub["lower"], sub["upper"] - sub["estimate"]]
+        ax.errorbar(x, sub["estimate"], yerr=err, fmt="o", capsize=3, label=side)
         ax.set_xticks(np.arange(len(sub)), list(sub.index))
     ax.axhline(0, color="0.3", lw=0.8)
     unit = "bp per 1 % of OI" if est.extra.get("scale") == "oi" else "bp per 100 M USD"

@@ -99,10 +99,9 @@ def plot_regime_probabilities(
     base = np.zeros(len(probs))
     for i, name in enumerate(probs.columns):
         top = base + probs[name].to_numpy()
-        row = fit.params.loc[name].to_numpy(dtype=float)
-        cols = list(fit.params.columns)
-        beta = row[cols.index("beta" if "beta" in cols else "const")]
-        sd = float(np.sqrt(row[cols.index("sigma2")]))
+        row = fit.params.loc[name]
+        beta = float(row["beta"] if "beta" in row.index else row["const"])
+        sd = float(np.sqrt(row["sigma2"]))
         label = f"{name!s} (beta {beta:.2f}, sd {sd:.2f})"
         ax.fill_between(
             time, base, top, color=colours[i % 4], alpha=0.8, lw=0, step="mid", label=label
@@ -136,8 +135,8 @@ def plot_breaks(
     _event_line(ax, event)
     ax.set_ylabel(ylabel)
     ax.set_title(
-        f"Bai-Perron breaks ({fit.criterion.upper()}: {fit.n_breaks}; "
-        f"{fit.level:.0%} intervals shaded; segment betas in black)"
+        f"Bai-Perron: {fit.n_breaks} break{'s' if fit.n_breaks != 1 else ''} chosen by "
+        f"{fit.criterion.upper()} ({fit.level:.0%} intervals shaded; segment betas in black)"
     )
     ax.legend(fontsize=8, loc="upper left")
     return ax

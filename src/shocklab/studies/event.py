@@ -21,6 +21,8 @@ from shocklab.data.calendar import place_on_axis
 from shocklab.data.catalog import Coverage
 from shocklab.data.coverage import coverage_table
 from shocklab.models import EventStudyResult, event_study
+from shocklab.models.event_study import abnormal_column
+from shocklab.studies.formatting import format_p
 from shocklab.studies.preflight import event_coverage
 from shocklab.studies.run import RunContext
 from shocklab.universe import load_universe
@@ -166,16 +168,16 @@ def crypto_views(
         window=w.event,
         non_trading="error",
     )
-    own = asset_table(daily)
-    other = asset_table(on_tech)
+    own = daily.asset_table()
+    other = on_tech.asset_table()
     crypto = [a for a in own.index if a in other.index and other.loc[a, "market"] == tech]
     crypto = [a for a in crypto if own.loc[a, "market"] != tech]
     table = pd.DataFrame(
         {
             "return %": own.loc[crypto, "return %"],
             "crypto benchmark": own.loc[crypto, "market"],
-            "AR % on crypto": own.loc[crypto, "CAR %"],
-            f"AR % on {tech}": other.loc[crypto, "CAR %"],
+            "AR % on crypto": own.loc[crypto, "AR %"],
+            f"AR % on {tech}": other.loc[crypto, "AR %"],
             f"{tech} return %": other.loc[crypto, "market return %"],
             "status on crypto": own.loc[crypto, "status"],
             f"status on {tech}": other.loc[crypto, "status"],
@@ -196,67 +198,6 @@ def hourly_event_study(ctx: RunContext, prices: xr.Dataset) -> EventStudyResult:
         window=w.hourly_event,
         non_trading="error",
     )
-
-
-def group_table(result: EventStudyResult, horizon: str = "AR(+0)") -> pd.DataFrame:
-    """Per group at one horizon: N, CAAR (%), and the shared-date-robust tests' p-values."""
-    ds = result.dataset.isel(event=0).sel(horizon=horizon)
-    table = pd.DataFrame(
-        {
-            "N": ds["n_assets"].values.astype(int),
-            "CAAR %": ds["caar"].values * 100,
-            "KP-BMP t": ds["test_statistic"].sel(test="kp_bmp").values,
-            "KP-BMP p": ds["test_p_value"].sel(test="kp_bmp").values,
-            "KP-BMP p Holm": ds["test_p_holm"].sel(test="kp_bmp").values,
-            "GRANK p": ds["test_p_value"].sel(test="grank").values,
-            "Brown-Warner p": ds["test_p_value"].sel(test="brown_warner").values,
-            "r-bar": ds["r_bar"].values,
-            "note": ds["group_note"].values if "group_note" in ds else "",
-        },
-        index=pd.Index(ds["group"].values, name="group"),
-    )
-    return table[table["N"] > 0].round(4)
-
-
-def _span(horizon: str) -> tuple[int, int]:
-    """``AR(+0)`` -> (0, 0); ``CAR(-1,+1)`` -> (-1, 1)."""
-    inner = horizon[horizon.index("(") + 1 : -1].split(",")
-    return int(inner[0]), int(inner[-1])
-
-
-def asset_table(result: EventStudyResult, horizon: str = "AR(+0)") -> pd.DataFrame:
-    """Per asset at one horizon: the asset's simple return (%), its benchmark's simple return
-    (%), the abnormal return (CAR, %, a sum of log-return ARs on log panels), t, p (raw, Holm,
-    BH), and the status of unusable assets. The returns beside the AR show what the benchmark
-    absorbed: a common shock that the benchmark shares leaves a small AR."""
-    full = result.dataset.isel(event=0)
-    ds = full.sel(horizon=horizon)
-    a, b = _span(horizon)
-    window = full.sel(rel=slice(a, b))
-    log = result.parameters.get("kind", "log") == "log"
-
-    def simple(total: xr.DataArray) -> np.ndarray:
-        values = np.asarray(total.values, dtype=float)
-        return (np.expm1(values) if log else values) * 100
-
-    raw = window["observed_return"].sum("rel", min_count=b - a + 1)
-    bench = window["market_return"].sum("rel", min_count=b - a + 1)
-    table = pd.DataFrame(
-        {
-            "group": ds["asset_group"].values if "asset_group" in ds.coords else "",
-            "market": ds["market"].values,
-            "return %": simple(raw),
-            "market return %": simple(bench),
-            "CAR %": ds["car"].values * 100,
-            "t": ds["asset_t"].values,
-            "p": ds["asset_p"].values,
-            "p Holm": ds["asset_p_holm"].values,
-            "p BH": ds["asset_p_bh"].values,
-            "status": ds["status"].values,
-        },
-        index=pd.Index(ds["asset"].values, name="asset"),
-    )
-    return table.sort_values("CAR %").round(4)
 
 
 def left_out(selection: Selection, result: EventStudyResult) -> pd.DataFrame:
@@ -289,9 +230,10 @@ def headline(
     total = len(selection.symbols) + len(selection.skipped)
     usable = total - len(gone)
     lines = [f"**{spec.label or spec.id}** ({calendar} day 0 = {day}), {horizon}:"]
-    assets = asset_table(result, horizon)
-    assets = assets[assets["status"] == "ok"].dropna(subset=["CAR %"])
-    losses = assets[assets["CAR %"] < 0]
+    col = abnormal_column(horizon)
+    assets = result.asset_table(horizon)
+    assets = assets[assets["status"] == "ok"].dropna(subset=[col])
+    losses = assets[assets[col] < 0]
     if assets.empty:
         lines.append(f"no asset has a usable {horizon}.")
     elif losses.empty:
@@ -305,7 +247,7 @@ def headline(
             return f", {row['market']} {row['market return %']:+.1f} %"
 
         parts = ", ".join(
-            f"{a} {row['CAR %']:+.1f} % (return {row['return %']:+.1f} %{benchmark(row)}; "
+            f"{a} {row[col]:+.1f} % (return {row['return %']:+.1f} %{benchmark(row)}; "
             f"Holm p {format_p(row['p Holm'])})"
             for a, row in worst.iterrows()
         )
@@ -315,7 +257,7 @@ def headline(
             f"Holm-adjusted across those {len(assets)} assets)."
         )
     if not assets.empty:
-        groups = group_table(result, horizon)
+        groups = result.group_table(horizon)
         tested = groups[groups["KP-BMP p"].notna()]
         significant = tested[(tested["KP-BMP p Holm"] < 0.05) & (tested.index != "all")]
         untested = groups[groups["note"] != ""].index.tolist()
@@ -357,13 +299,6 @@ def headline(
                 "shock is not measured in this run."
             )
     return " ".join(lines)
-
-
-def format_p(p: float) -> str:
-    """``= 0.0123`` or ``< 0.0001``: a p-value is never printed as 0."""
-    if not np.isfinite(p):
-        return "n/a"
-    return "< 0.0001" if p < 1e-4 else f"= {p:.2g}"
 
 
 def _empty_groups(ctx: RunContext, selection: Selection, result: EventStudyResult) -> list[str]:

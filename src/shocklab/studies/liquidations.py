@@ -12,6 +12,7 @@ import xarray as xr
 from shocklab.data import CoverageError
 from shocklab.data.catalog import DERIVATIVE_FILES
 from shocklab.data.derivatives import liquidation_panel
+from shocklab.studies.formatting import format_p
 from shocklab.studies.preflight import liquidation_day_coverage
 from shocklab.studies.run import RunContext
 from shocklab.universe import load_universe
@@ -108,7 +109,11 @@ def liquidation_headline(
 ) -> str:
     """Markdown paragraph with the pooled elasticity, the event's excess liquidations and the
     VAR feedback share -- every number read from the estimates."""
-    long = panel_fit.table.loc["long"]
+    coef, se, p = (
+        panel_fit.params["long"],
+        panel_fit.std_errors["long"],
+        panel_fit.pvalues["long"],
+    )
     worst_asset = str(attribution["excess"].idxmax())
     worst = attribution.loc[worst_asset]
     beyond = attribution[~attribution["within_noise"].astype(bool)]
@@ -117,18 +122,19 @@ def liquidation_headline(
         if bool(worst["within_noise"])
         else "beyond the day's noise (above its 95 % prediction interval)"
     )
-    share = feedback.table.loc["feedback_share"]
-    mult = feedback.table.loc["multiplier"]
+    bands = feedback.conf_int(0.90)
+    share, mult = feedback.params["feedback_share"], feedback.params["multiplier"]
+    share_ci, mult_ci = bands.loc["feedback_share"], bands.loc["multiplier"]
     asset = chart_asset()
     return (
-        f"Pooled elasticity (asset fixed effects, Driscoll-Kraay): {long['coef']:+.1f} bp per 1 % "
-        f"of open interest liquidated (se {long['se']:.1f}, p = {long['p']:.2g}). On the UTC day "
+        f"Pooled elasticity (asset fixed effects, Driscoll-Kraay): {coef:+.1f} bp per 1 % "
+        f"of open interest liquidated (se {se:.1f}, p {format_p(p)}). On the UTC day "
         f"{ctx.day0.utc_day.date()}, {worst_asset} saw the largest excess "
         f"long liquidations over what its return predicts: {worst['excess']:+.3f} % of OI "
         f"(observed {worst['observed']:.3f}, predicted {worst['predicted']:.3f}, 95 % "
         f"prediction interval {worst['pred_lo']:.3f}-{worst['pred_hi']:.3f}): {noise}; "
-        f"{len(beyond)} of {len(attribution)} assets are beyond theirs. {asset}'s VAR amplification multiplier is {mult['estimate']:.2f} "
-        f"(90 %: {mult['lo_90']:.2f}-{mult['hi_90']:.2f}); the feedback loop accounts for "
-        f"{share['estimate'] * 100:.1f} % of the cumulative move (90 %: "
-        f"{share['lo_90'] * 100:.1f} to {share['hi_90'] * 100:.1f} %)."
+        f"{len(beyond)} of {len(attribution)} assets are beyond theirs. {asset}'s VAR amplification multiplier is {mult:.2f} "
+        f"(90 %: {mult_ci['lower']:.2f}-{mult_ci['upper']:.2f}); the feedback loop accounts for "
+        f"{share * 100:.1f} % of the cumulative move (90 %: "
+        f"{share_ci['lower'] * 100:.1f} to {share_ci['upper'] * 100:.1f} %)."
     )

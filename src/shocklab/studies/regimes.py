@@ -329,7 +329,7 @@ def regimes_headline(
             lines.append(
                 f"cDCC correlation {left}-{right}: {before.iloc[-1]:.2f} the session before, "
                 f"{after.iloc[later]:.2f} {later} session(s) after day 0 "
-                f"(a = {dcc.params.loc['a', 'estimate']:.3f}, "
-                f"b = {dcc.params.loc['b', 'estimate']:.3f})."
+                f"(a = {dcc.params['a']:.3f}, "
+                f"b = {dcc.params['b']:.3f})."
             )
     return " ".join(lines)
