@@ -122,10 +122,10 @@ class EventStudyResult(Results):
             path = ds["car_path"].where(ok).to_series()
             half = float(stats.norm.ppf(0.5 + level / 2)) * ds["car_path_se"].where(ok).to_series()
             return pd.DataFrame({"estimate": path, "lower": path - half, "upper": path + half})
-        if what == "caar_path":
-            return self._caar_bands(level)
-        msg = f"what must be 'car', 'car_path' or 'caar_path', not {what!r}"
-        raise ValueError(msg)
+        if str(what) != "caar_path":  # a typo gets a clear error
+            msg = f"what must be 'car', 'car_path' or 'caar_path', not {what!r}"
+            raise ValueError(msg)
+        return self._caar_bands(level)
 
     def _caar_bands(self, level: float) -> pd.DataFrame:
         ds = self.dataset

@@ -154,7 +154,7 @@ class Estimates(Results):
 
     def to_dataset(self) -> xr.Dataset:
         """The table, every extra table/array and the scalar extras in one Dataset."""
-        tables: dict[str, pd.DataFrame] = {"table": self.table}
+        tables: dict[str, pd.DataFrame | pd.Series] = {"table": self.table}
         scalars: dict[str, Any] = {}
         arrays: dict[str, np.ndarray] = {}
         for key, value in self.extra.items():
