@@ -30,8 +30,10 @@ non_trading = "next"  # daily day 0 when the moment has no session of its own: n
 import matplotlib.pyplot as plt
 from IPython.display import Markdown
 
+from shocklab.formatting import show_table
 from shocklab.plots import plot_car_paths, plot_test_table
 from shocklab.studies import event as study
+from shocklab.studies import summary
 from shocklab.studies.run import save_result, save_table, setup, show_figure
 from shocklab.universe import load_universe
 
@@ -53,9 +55,28 @@ daily = study.daily_event_study(ctx, prices)
 save_result(daily, ctx.out, "event_study_daily")
 Markdown(study.headline(daily, ctx, selection))
 
+# %% [markdown]
+# ### What happened: raw moves of the key assets
+#
+# The first two members of every group (as listed in `research/universe.yaml`) that have a
+# day-0 return: the day-0 return (session close to close, simple) and the fall from the last
+# price before the event moment to the lowest low after it, from the finest bars in the data
+# root (5-minute, else hourly within 24 h of the moment, else day 0's session low).
+
+# %%
+moves = summary.raw_moves(ctx, daily)
+save_table(moves, ctx.out, "raw_moves")
+show_table(moves)
+
+# %% [markdown]
+# ### Every asset: return, benchmark return and abnormal return on day 0
+#
+# Returns are simple (%); the abnormal return (AR) is in log points, against the benchmark in
+# `market`. p-values: raw, and adjusted across the usable assets (Holm, Benjamini–Hochberg).
+
 # %%
 save_table(daily.asset_table(), ctx.out, "assets_daily")
-daily.asset_table()
+show_table(daily.asset_table())
 
 # %% [markdown]
 # ### Two views of crypto: against crypto, against tech
@@ -69,15 +90,24 @@ daily.asset_table()
 # %%
 views = study.crypto_views(ctx, prices, daily)
 save_table(views, ctx.out, "crypto_views_daily")
-views if not views.empty else Markdown(views.attrs["note"])
+show_table(views) if not views.empty else Markdown(views.attrs["note"])
 
 # %%
 save_table(daily.group_table(), ctx.out, "groups_daily")
-daily.group_table()
+summary.save_facts(
+    ctx.out,
+    "event",
+    [
+        *summary.move_facts(moves, "results/raw_moves.csv"),
+        *summary.event_facts(daily, "results/groups_daily.csv", "results/assets_daily.csv"),
+    ],
+    {"Raw moves of the key assets": ("results/raw_moves.csv", moves)},
+)
+show_table(daily.group_table())
 
 # %%
 save_table(study.left_out(selection, daily), ctx.out, "left_out_daily")
-study.left_out(selection, daily)
+show_table(study.left_out(selection, daily))
 
 # %%
 fig, ax = plt.subplots(figsize=(9, 5), layout="constrained")

@@ -31,6 +31,7 @@ non_trading = "next"  # daily day 0 when the moment has no session of its own: n
 import matplotlib.pyplot as plt
 from IPython.display import Markdown
 
+from shocklab.formatting import show_table
 from shocklab.plots import (
     plot_breaks,
     plot_correlation_paths,
@@ -38,7 +39,8 @@ from shocklab.plots import (
     plot_regime_probabilities,
 )
 from shocklab.studies import regimes as study
-from shocklab.studies.run import save_dataset, save_table, setup, show_figure
+from shocklab.studies import summary
+from shocklab.studies.run import save_dataset, save_result, save_table, setup, show_figure
 
 ctx = setup(event, output_dir, scheduler, non_trading, data_dir or None)
 day0 = ctx.day0_label("daily")  # the NYSE session of the event (stated below)
@@ -100,7 +102,7 @@ show_figure(fig, ctx.out, "coupling_realized")
 # %%
 contagion = study.contagion_table(ctx, x, y)
 save_table(contagion, ctx.out, "coupling_forbes_rigobon")
-contagion
+show_table(contagion)
 
 # %% [markdown]
 # ## Dynamic conditional correlation (corrected DCC, Aielli 2013)
@@ -108,13 +110,13 @@ contagion
 # %%
 dcc = study.dcc_coupling(rets)
 save_table(dcc.summary(), ctx.out, "coupling_dcc_params")
-save_dataset(dcc.correlation, ctx.out, "coupling_dcc")
+save_result(dcc, ctx.out, "coupling_dcc")
 fig, ax = plt.subplots(figsize=(11, 4.5), layout="constrained")
 plot_dcc_paths(study.dcc_figure_pairs(dcc), event=day0, ax=ax)
 show_figure(fig, ctx.out, "coupling_dcc")
 
 # %%
-dcc.summary()
+dcc
 
 # %% [markdown]
 # ## Markov-switching coupling regimes
@@ -130,6 +132,7 @@ dcc.summary()
 # %%
 regimes = study.markov_coupling(rets)
 save_table(regimes.summary(), ctx.out, "coupling_markov_params")
+save_result(regimes, ctx.out, "coupling_markov")
 save_table(regimes.transition, ctx.out, "coupling_markov_transition")
 save_table(regimes.smoothed, ctx.out, "coupling_markov_smoothed")
 fig, ax = plt.subplots(figsize=(11, 4), layout="constrained")
@@ -139,7 +142,18 @@ show_figure(fig, ctx.out, "coupling_regimes")
 # %%
 around = study.regime_around_event(ctx, regimes, rets)
 save_table(around, ctx.out, "coupling_regime_at_event")
-around
+summary.save_facts(
+    ctx.out,
+    "regimes",
+    summary.regime_facts(
+        ctx,
+        contagion,
+        around,
+        "results/coupling_forbes_rigobon.csv",
+        "results/coupling_regime_at_event.csv",
+    ),
+)
+show_table(around)
 
 # %%
 regimes
@@ -156,6 +170,7 @@ regimes.restarts
 # %%
 breaks = study.coupling_breaks(rets)
 save_table(breaks.segments, ctx.out, "coupling_break_segments")
+save_result(breaks, ctx.out, "coupling_breaks")
 fig, ax = plt.subplots(figsize=(11, 4), layout="constrained")
 plot_breaks(study.rolling_beta(rets, ctx.spec.windows.rolling), breaks, event=day0, ax=ax)
 show_figure(fig, ctx.out, "coupling_breaks")

@@ -29,8 +29,10 @@ non_trading = "next"  # daily day 0 when the moment has no session of its own: n
 import matplotlib.pyplot as plt
 from IPython.display import Markdown
 
+from shocklab.formatting import show_table
 from shocklab.plots import plot_elasticities, plot_irf, plot_liquidations
 from shocklab.studies import liquidations as study
+from shocklab.studies import summary
 from shocklab.studies.run import save_table, setup, show_figure
 
 ctx = setup(event, output_dir, scheduler, non_trading, data_dir or None)
@@ -47,6 +49,25 @@ Markdown(ctx.header())
 liquidation_coverage = study.coverage(ctx)
 save_table(liquidation_coverage, ctx.out, "liquidation_coverage")
 liquidation_coverage
+
+# %% [markdown]
+# ## How much was liquidated
+#
+# USD liquidated on the UTC day(s) covering the event moment, long (longs forced to sell) and
+# short, per asset. CoinGlass aggregates a subset of exchanges, so these are lower bounds.
+
+# %%
+totals, totals_facts = summary.liquidation_totals(ctx, "results/liquidation_totals_usd.csv")
+save_table(totals, ctx.out, "liquidation_totals_usd")
+summary.save_facts(
+    ctx.out,
+    "liquidations",
+    totals_facts,
+    {"USD liquidated per asset": ("results/liquidation_totals_usd.csv", totals)}
+    if len(totals)
+    else {},
+)
+show_table(totals) if len(totals) else Markdown(totals_facts[0]["value"])
 
 # %%
 panel = study.liquidation_data(ctx)
@@ -72,7 +93,7 @@ show_figure(fig, ctx.out, "liquidation_elasticity")
 # %%
 pooled = study.pooled_elasticity(panel)
 save_table(pooled.table, ctx.out, "liquidation_elasticity_pooled")
-pooled.table
+pooled
 
 # %% [markdown]
 # Same-day OLS mixes the price impact of liquidations with the reverse channel (falling prices
@@ -82,22 +103,23 @@ pooled.table
 # %%
 iv = study.iv_elasticity(panel)
 save_table(iv.table, ctx.out, "liquidation_elasticity_iv")
-iv.table
+iv
 
 # %% [markdown]
 # ## Reverse elasticity: liquidations for a given move (% of open interest)
 #
 # Poisson pseudo-maximum likelihood with a log link and asset fixed effects (errors clustered by
 # day): liquidations are a spline in the day's return, so predicted levels cannot be negative.
-# `level` is the average asset's predicted liquidation for the move (95 % interval), `flat` a
-# day without a move, `extra = level - flat`. The second table checks the curve against binned
+# `estimate` is the average asset's predicted liquidation level for the move (with its 95 %
+# interval, built on the log scale so it stays positive), `flat` a day without a move,
+# `extra = estimate - flat`. The second table checks the curve against binned
 # means of the same data (mean observed vs mean fitted per return bin).
 
 # %%
 reverse = study.reverse_elasticity(panel)
-save_table(reverse.table, ctx.out, "liquidation_reverse")
+save_table(reverse.summary(), ctx.out, "liquidation_reverse")
 save_table(reverse.extra["binned"], ctx.out, "liquidation_reverse_binned")
-reverse.table
+reverse
 
 # %%
 reverse.extra["binned"]
@@ -110,7 +132,7 @@ reverse.extra["binned"]
 
 # %%
 feedback = study.feedback(panel)
-save_table(feedback.table, ctx.out, f"liquidation_var_{asset.lower()}")
+save_table(feedback.summary(), ctx.out, f"liquidation_var_{asset.lower()}")
 fig, ax = plt.subplots(figsize=(9, 4.5), layout="constrained")
 plot_irf(feedback, ax=ax)
 show_figure(fig, ctx.out, f"liquidation_irf_{asset.lower()}")
@@ -121,4 +143,4 @@ save_table(attribution, ctx.out, "liquidation_attribution")
 Markdown(study.liquidation_headline(ctx, pooled, attribution, feedback))
 
 # %%
-attribution
+show_table(attribution)

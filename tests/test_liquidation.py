@@ -275,7 +275,9 @@ def test_missing_days_are_dropped_not_bridged() -> None:
     full = liq.elasticity(ds).table
     gap = liq.elasticity(holed).table
     assert gap.loc[("C0", "long"), "nobs"] == full.loc[("C0", "long"), "nobs"] - 10
-    assert gap.loc[("C1", "long"), "estimate"] == pytest.approx(full.loc[("C1", "long"), "estimate"])
+    assert gap.loc[("C1", "long"), "estimate"] == pytest.approx(
+        full.loc[("C1", "long"), "estimate"]
+    )
     frame = holed.sel(asset="C0").to_dataframe()
     with pytest.warns(UserWarning, match="longest gap-free stretch"):
         est = liq.var_feedback(frame, maxlags=2, draws=50)

@@ -18,6 +18,7 @@ import pytest
 import xarray as xr
 from scipy import stats
 
+from shocklab.formatting import format_table
 from shocklab.models import event_study
 from shocklab.models import liquidation as liq
 from shocklab.models.breaks import structural_breaks
@@ -161,8 +162,12 @@ def test_str_and_html_come_from_summary(fitted: tuple[str, Any]) -> None:
     assert len(table) > 0
     text, html = str(res), res._repr_html_()
     assert text.startswith(res.title)
-    assert table.to_string(float_format=lambda v: f"{v:.4g}") in text
-    assert table.to_html(float_format=lambda v: f"{v:.4g}") in html
+    shown = format_table(table)
+    assert shown.to_string() in text
+    assert shown.to_html(classes="shocklab-table") in html
+    for col in table.columns:  # p-values are never printed as 0
+        if str(col).startswith("pvalue"):
+            assert not (shown[col] == "0").any()
 
 
 def test_netcdf_round_trip_rebuilds_an_equal_result(

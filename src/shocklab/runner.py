@@ -542,6 +542,7 @@ def run_event(
                 "preflight_notes": {s: r.note for s, r in readiness.items() if r.note},
                 "caveats": caveats(executed),
                 "notebooks": record.notebooks,
+                "executive_summary": executive_summary(out, record.notebooks),
                 "results": {  # only what this run wrote: the folder started empty
                     p.relative_to(out).as_posix(): _sha256(p)
                     for p in sorted((out / "results").glob("*"))
@@ -561,6 +562,81 @@ def run_event(
         shutil.rmtree(out, ignore_errors=True)
 
 
+SUMMARY_SECTIONS = {
+    "event": ("10_event_study", "What happened, and how sure"),
+    "liquidations": ("30_liquidations", "Forced liquidations"),
+    "regimes": ("20_regimes", "Tech-crypto coupling"),
+}
+"""Executive-summary sections: the notebook that writes ``results/facts_<section>.json``."""
+
+
+def executive_summary(out: Path, notebooks: Mapping[str, str]) -> list[dict[str, Any]]:
+    """The sections of the executive summary, from the facts the notebooks wrote
+    (:func:`shocklab.studies.summary.save_facts`). A section whose notebook was skipped, failed
+    before writing its facts or is not part of the run is listed with the reason."""
+    sections = []
+    for key, (stem, title) in SUMMARY_SECTIONS.items():
+        path = out / "results" / f"facts_{key}.json"
+        status = notebooks.get(stem, "not part of this run")
+        entry: dict[str, Any] = {"section": key, "title": title, "notebook": stem}
+        if path.is_file():
+            body = json.loads(path.read_text())
+            entry.update(facts=body.get("facts", []), tables=body.get("tables", {}))
+            entry["status"] = "ok" if status == "ok" else f"partial: the notebook {status}"
+        else:
+            entry.update(facts=[], tables={}, status=f"not computed: {status}")
+        sections.append(entry)
+    return sections
+
+
+def _summary_html(sections: Sequence[Mapping[str, Any]]) -> str:
+    """The executive summary as HTML: facts with a link to the result file behind each number,
+    tables in a scrolling box, and what could not be computed."""
+    if not sections:
+        return ""
+    parts = ['<section id="executive-summary"><h2>Executive summary</h2>']
+    missing = []
+    for sec in sections:
+        status = str(sec.get("status", ""))
+        if status.startswith("not computed"):
+            missing.append(f"<li><b>{html.escape(sec['title'])}</b>: {html.escape(status)}</li>")
+            continue
+        parts.append(f"<h3>{html.escape(sec['title'])}</h3>")
+        if status != "ok":
+            parts.append(f'<p class="partial">{html.escape(status)}</p>')
+        items = []
+        for f in sec.get("facts", []):
+            link = (
+                f' <a class="source" href="{html.escape(f["source"])}">[{html.escape(f["source"])}]</a>'
+                if f.get("source")
+                else ""
+            )
+            items.append(
+                f"<li><b>{html.escape(f['label'])}</b>: {html.escape(f['value'])}{link}</li>"
+            )
+        if items:
+            parts.append(f'<ul class="facts">{"".join(items)}</ul>')
+        for title, tab in sec.get("tables", {}).items():
+            head = "".join(
+                f"<th>{html.escape(c)}</th>" for c in [tab.get("index", ""), *tab["columns"]]
+            )
+            rows = "".join(
+                "<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in row) + "</tr>"
+                for row in tab["rows"]
+            )
+            parts.append(
+                f'<div class="scroll"><table class="summary-table"><caption>{html.escape(title)} '
+                f'<a class="source" href="{html.escape(tab["source"])}">[{html.escape(tab["source"])}]</a>'
+                f"</caption><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table></div>"
+            )
+    if missing:
+        parts.append(
+            f'<div class="skipped"><b>Not in this summary</b><ul>{"".join(missing)}</ul></div>'
+        )
+    parts.append("</section>")
+    return "\n".join(parts)
+
+
 _PAGE = """<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>{title}</title>
 <style>
@@ -568,7 +644,14 @@ body {{ font-family: system-ui, sans-serif; max-width: 1150px; margin: 2em auto;
        color: #222; }}
 table {{ border-collapse: collapse; font-size: 0.85em; margin: 0.5em 0; }}
 th, td {{ border: 1px solid #ccc; padding: 2px 6px; text-align: right; white-space: nowrap; }}
-.output_subarea, .output_html {{ overflow-x: auto; }}
+.output_subarea, .output_html, .jp-OutputArea-output, .jp-RenderedHTMLCommon, .scroll
+    {{ overflow-x: auto; max-width: 100%; }}
+td {{ max-width: 40em; white-space: normal; }}
+caption {{ text-align: left; font-weight: bold; padding: 0.3em 0; }}
+#executive-summary {{ border: 1px solid #ccc; border-radius: 6px; padding: 0.2em 1em 0.8em;
+                      background: #fafbfc; }}
+ul.facts li {{ margin: 0.25em 0; }}
+a.source {{ font-size: 0.8em; color: #57606a; }}
 img {{ max-width: 100%; }}
 .prov {{ font-size: 0.8em; color: #555; }}
 .failed {{ color: #b00020; font-weight: bold; }}
@@ -620,6 +703,7 @@ def write_report(
     head = [
         f'<p class="status">Run status: <span class="{status}">{html.escape(status)}</span></p>',
         f'<p class="day0"><b>Day 0.</b> {html.escape(str(summary.get("day0", {}).get("statement", "")))}.</p>',
+        _summary_html(summary.get("executive_summary", [])),
     ]
     skipped = summary.get("skipped", {})
     if skipped:

@@ -627,6 +627,31 @@ def open_liquidations(
     return ds
 
 
+HOURLY_LIQUIDATIONS = "derivatives/coinglass_btc_1h/coinglass_BTC_liquidation_1h.csv.gz"
+"""CoinGlass's hourly BTC liquidation export (bar-open ``timestamp`` in ms, USD)."""
+
+
+def open_hourly_liquidations(
+    *, data_dir: str | os.PathLike[str] | None = None
+) -> pd.DataFrame | None:
+    """Hourly BTC long/short liquidations in USD (CoinGlass export), indexed by the UTC bar
+    open; ``None`` when the data root has no such file. Aggregated over CoinGlass's exchange
+    list, BTC only: a lower bound for the market."""
+    root = data_root(data_dir)
+    path = root / HOURLY_LIQUIDATIONS
+    if not path.is_file():
+        return None
+    record_read(path, root)
+    raw = read_csv_checked(path, usecols=["timestamp", "longUsd", "shortUsd"], fix=AGG_DAILY_FIX)
+    frame = pd.DataFrame(
+        {"long_usd": raw["longUsd"].to_numpy(float), "short_usd": raw["shortUsd"].to_numpy(float)},
+        index=pd.DatetimeIndex(pd.to_datetime(raw["timestamp"], unit="ms"), name="time"),
+    )
+    frame = frame[~frame.index.duplicated(keep="last")].sort_index()
+    frame.attrs.update(source_file=HOURLY_LIQUIDATIONS, asset="BTC", frequency="1h")
+    return frame
+
+
 def open_open_interest(
     symbols: Sequence[str] | None = None,
     start: TimeLike | None = None,

@@ -11,7 +11,8 @@ speaks the vocabulary of linearmodels and arch:
 - ``conf_int(level=0.95)``: a DataFrame with columns ``lower`` and ``upper`` on the index of
   ``params`` (figures draw their bands from it);
 - ``summary()``: the table a reader needs (a DataFrame); ``str(result)`` and the notebook view
-  (``_repr_html_``) are both rendered from it;
+  (``_repr_html_``) are both rendered from it, with :func:`shocklab.formatting.format_table`
+  (three significant digits, p-values never 0);
 - ``to_dataset()`` / ``from_dataset(ds)``: an ``xr.Dataset`` that survives a netCDF round trip
   and rebuilds an equal result.
 
@@ -29,6 +30,8 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 from scipy import stats
+
+from shocklab.formatting import format_table
 
 
 class Results:
@@ -66,16 +69,20 @@ class Results:
     def summary(self) -> pd.DataFrame:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def to_dataset(self) -> xr.Dataset:  # pragma: no cover - abstract
+        """The result as one netCDF-ready Dataset (:meth:`from_dataset` rebuilds it)."""
+        raise NotImplementedError
+
     def _caption(self) -> str:
         """One line under the title (sample, estimator); subclasses add theirs."""
         return f"{self.nobs} observations"
 
     def __str__(self) -> str:
-        table = self.summary().to_string(float_format=lambda v: f"{v:.4g}")
+        table = format_table(self.summary()).to_string()
         return f"{self.title}\n{self._caption()}\n{table}"
 
     def _repr_html_(self) -> str:
-        table = self.summary().to_html(float_format=lambda v: f"{v:.4g}")
+        table = format_table(self.summary()).to_html(classes="shocklab-table")
         return f"<h4>{self.title}</h4><p>{self._caption()}</p>{table}"
 
 

@@ -20,9 +20,9 @@ from shocklab.data import CoverageError, hourly_panel, nyse_close_panel, returns
 from shocklab.data.calendar import place_on_axis
 from shocklab.data.catalog import Coverage
 from shocklab.data.coverage import coverage_table
+from shocklab.formatting import format_p
 from shocklab.models import EventStudyResult, event_study
 from shocklab.models.event_study import abnormal_column
-from shocklab.studies.formatting import format_p
 from shocklab.studies.preflight import event_coverage
 from shocklab.studies.run import RunContext
 from shocklab.universe import load_universe

@@ -12,7 +12,7 @@ import xarray as xr
 from shocklab.data import CoverageError
 from shocklab.data.catalog import DERIVATIVE_FILES
 from shocklab.data.derivatives import liquidation_panel
-from shocklab.studies.formatting import format_p
+from shocklab.formatting import format_p
 from shocklab.studies.preflight import liquidation_day_coverage
 from shocklab.studies.run import RunContext
 from shocklab.universe import load_universe

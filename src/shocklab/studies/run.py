@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     import xarray as xr
     from matplotlib.figure import Figure
 
-    from shocklab.models import EventStudyResult
+    from shocklab.models.results import Results
 
 PathLike = str | os.PathLike[str]
 
@@ -159,8 +159,9 @@ def show_figure(fig: Figure, out: Path, name: str) -> Any:
     return Image(filename=str(path))
 
 
-def save_result(result: EventStudyResult, out: Path, name: str) -> Path:
-    """Write the result as ``results/<name>.nc`` (netCDF; reruns give identical bytes)."""
+def save_result(result: Results, out: Path, name: str) -> Path:
+    """Write any model result (:mod:`shocklab.models.results`) as ``results/<name>.nc``
+    (netCDF; reruns give identical bytes; ``type(result).from_dataset`` reads it back)."""
     path = out / "results" / f"{name}.nc"
     result.to_dataset().to_netcdf(path, engine="scipy")
     return path
