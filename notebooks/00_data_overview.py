@@ -64,6 +64,7 @@ plot_price_paths(
     rebased,
     dict(zip(prices["asset"].values, prices["group"].values, strict=True)),
     title=f"{ctx.spec.id}: group means, 100 = session before day 0",
+    event=ctx.day0_label("daily"),
     ax=ax,
 )
 show_figure(fig, ctx.out, "price_paths_daily")
@@ -80,6 +81,9 @@ hourly = study.hourly_prices(ctx, hourly_selection)
 rebased_hourly = study.normalised_prices(hourly, ctx.day0_label("hourly"), before=24, after=30)
 fig, ax = plt.subplots(figsize=(9, 5), layout="constrained")
 plot_price_paths(
-    rebased_hourly, title=f"{ctx.spec.id}: hourly closes, 100 = hour before day 0", ax=ax
+    rebased_hourly,
+    title=f"{ctx.spec.id}: hourly closes, 100 = hour before day 0",
+    event=ctx.day0_label("hourly"),
+    ax=ax,
 )
 show_figure(fig, ctx.out, "price_paths_hourly")

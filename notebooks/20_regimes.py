@@ -36,7 +36,7 @@ from shocklab.plots import (
     plot_breaks,
     plot_correlation_paths,
     plot_dcc_paths,
-    plot_regime_probabilities,
+    plot_regimes_zoom,
 )
 from shocklab.studies import regimes as study
 from shocklab.studies import summary
@@ -135,8 +135,7 @@ save_table(regimes.summary(), ctx.out, "coupling_markov_params")
 save_result(regimes, ctx.out, "coupling_markov")
 save_table(regimes.transition, ctx.out, "coupling_markov_transition")
 save_table(regimes.smoothed, ctx.out, "coupling_markov_smoothed")
-fig, ax = plt.subplots(figsize=(11, 4), layout="constrained")
-plot_regime_probabilities(regimes, event=day0, ax=ax)
+fig = plot_regimes_zoom(regimes, day0)
 show_figure(fig, ctx.out, "coupling_regimes")
 
 # %%

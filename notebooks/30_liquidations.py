@@ -77,7 +77,9 @@ panel = study.liquidation_data(ctx)
 
 # %%
 fig, ax = plt.subplots(figsize=(10, 4.5), layout="constrained")
-plot_liquidations(panel, asset, *study.dates_around(ctx, before=20, after=10), ax=ax)
+plot_liquidations(
+    panel, asset, *study.dates_around(ctx, before=20, after=10), event=ctx.day0.utc_day, ax=ax
+)
 show_figure(fig, ctx.out, f"liquidations_{asset.lower()}")
 
 # %% [markdown]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import html
 import json
 import re
 import shutil
@@ -244,7 +245,9 @@ def test_regimes_headline_reads_numbers_from_results(flagship: RunRecord) -> Non
 
 
 def _rendered(report: Path, profile: Path) -> dict[str, str]:
-    """The page's body attributes after load (set by its onload script), via --dump-dom."""
+    """The page's body attributes after load (set by its onload script), via --dump-dom; the
+    executive summary's rendered text (its ``innerText``, empty when hidden) under
+    ``"summary_text"``."""
     dom = subprocess.run(
         [
             CHROMIUM,
@@ -260,7 +263,11 @@ def _rendered(report: Path, profile: Path) -> dict[str, str]:
         check=True,
     ).stdout
     body = dom[dom.index("<body") : dom.index(">", dom.index("<body"))]
-    return dict(part.split("=", 1) for part in body.replace('"', "").split()[1:] if "=" in part)
+    attrs = dict(part.split("=", 1) for part in body.replace('"', "").split()[1:] if "=" in part)
+    if 'id="rendered-summary"' in dom:
+        start = dom.index(">", dom.index('id="rendered-summary"')) + 1
+        attrs["summary_text"] = html.unescape(dom[start : dom.index("</pre>", start)])
+    return attrs
 
 
 def test_report_renders_in_headless_chromium(flagship: RunRecord, tmp_path: Path) -> None:
@@ -274,6 +281,15 @@ def test_report_renders_in_headless_chromium(flagship: RunRecord, tmp_path: Path
     assert int(attrs["data-images"]) >= 5
     assert attrs["data-images-rendered"] == attrs["data-images"]
     assert int(attrs["data-tables"]) >= 3
+    assert attrs["data-overflow"] == "0"  # nothing is wider than the window
+    # the executive summary is on the first screen and shows the numbers the raw files give
+    assert 0 <= int(attrs["data-summary-top"]) < 400
+    text = attrs["summary_text"]
+    moves = pd.read_csv(Path(flagship.output) / "results" / "raw_moves.csv", index_col=0)
+    assert moves.loc["NVDA", "day-0 return %"] == pytest.approx(-16.9, abs=0.05)
+    assert moves.loc["BTCUSDT", "trough"] == pytest.approx(97777.77)
+    for needle in ("-16.9", "97,777.77", "2025-01-27 07:25", "307 M USD", "217 M long"):
+        assert needle in text, needle
     shot = Path(flagship.output) / "report.png"
     subprocess.run(
         [

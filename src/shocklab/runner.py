@@ -646,7 +646,6 @@ table {{ border-collapse: collapse; font-size: 0.85em; margin: 0.5em 0; }}
 th, td {{ border: 1px solid #ccc; padding: 2px 6px; text-align: right; white-space: nowrap; }}
 .output_subarea, .output_html, .jp-OutputArea-output, .jp-RenderedHTMLCommon, .scroll
     {{ overflow-x: auto; max-width: 100%; }}
-td {{ max-width: 40em; white-space: normal; }}
 caption {{ text-align: left; font-weight: bold; padding: 0.3em 0; }}
 #executive-summary {{ border: 1px solid #ccc; border-radius: 6px; padding: 0.2em 1em 0.8em;
                       background: #fafbfc; }}
@@ -673,6 +672,18 @@ window.addEventListener("load", () => {{
   document.body.dataset.imagesRendered = imgs.filter(i => i.complete && i.naturalWidth > 0).length;
   document.body.dataset.tables = Array.from(document.querySelectorAll("table"))
     .filter(t => t.rows.length > 1 && t.getBoundingClientRect().height > 0).length;
+  // pixels the page is wider than the window (0: nothing overflows), and the executive
+  // summary's height and rendered text (empty when it is hidden)
+  const root = document.documentElement;
+  document.body.dataset.overflow = Math.max(0, root.scrollWidth - root.clientWidth);
+  const summary = document.getElementById("executive-summary");
+  const shown = summary && summary.getBoundingClientRect().height > 0;
+  document.body.dataset.summaryTop = shown ? Math.round(summary.getBoundingClientRect().top) : -1;
+  const text = document.createElement("pre");
+  text.id = "rendered-summary";
+  text.hidden = true;
+  text.textContent = shown ? summary.innerText : "";
+  document.body.appendChild(text);
 }});
 </script>
 </body></html>

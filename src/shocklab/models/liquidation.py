@@ -594,6 +594,7 @@ def var_feedback(
             "order": names,
             "horizon": horizon,
             "draws": draws_table,
+            "units": f"{liq}: fraction of open interest; {ret}: log return",
         },
     )
 

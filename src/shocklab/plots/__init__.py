@@ -1,7 +1,10 @@
 """Figures from results objects: each function takes ``ax=`` (or creates one) and returns Axes.
 
-Plots never compute statistics beyond what the result holds (the confidence bands use the
-result's standard errors).
+Plots never compute statistics: bands come from the result's ``conf_int``
+(:mod:`shocklab.models.results`). Every figure follows the same reading rules, checked in
+``tests/test_plots.py``: y-limits set by the plotted estimates (a wide band is clipped, never
+sets the scale), legends outside the axes, an event marker on every time axis, and a unit on
+every response axis.
 """
 
 from shocklab.plots.event_study import plot_car_paths, plot_price_paths, plot_test_table
@@ -11,6 +14,7 @@ from shocklab.plots.regimes import (
     plot_correlation_paths,
     plot_dcc_paths,
     plot_regime_probabilities,
+    plot_regimes_zoom,
 )
 
 __all__ = [
@@ -23,5 +27,6 @@ __all__ = [
     "plot_liquidations",
     "plot_price_paths",
     "plot_regime_probabilities",
+    "plot_regimes_zoom",
     "plot_test_table",
 ]

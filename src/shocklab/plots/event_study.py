@@ -5,12 +5,43 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+import numpy as np
 import pandas as pd
+
+from shocklab.formatting import format_value
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
     from shocklab.models.event_study import EventStudyResult
+
+
+LINESTYLES = ("-", "--", "-.", ":")
+
+
+def legend_outside(ax: Axes, **kwargs: object) -> None:
+    """The legend to the right of the axes, never over the data."""
+    ax.legend(
+        loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0, fontsize="small", **kwargs
+    )
+
+
+def fit_to_lines(ax: Axes, pad: float = 0.08) -> None:
+    """Set the y-limits from the plotted lines only (estimates, not their bands), with ``pad``
+    of the range on each side: a wide band never sets the scale; it is clipped at the axes."""
+    values = np.concatenate(
+        [
+            np.asarray(line.get_ydata(), dtype=float)
+            for line in ax.get_lines()
+            if np.size(line.get_ydata()) > 2  # axhline/axvline have two points
+        ]
+        or [np.array([np.nan])]
+    )
+    values = values[np.isfinite(values)]
+    if values.size:
+        lo, hi = float(values.min()), float(values.max())
+        span = (hi - lo) or max(abs(hi), 1.0)
+        ax.set_ylim(lo - pad * span, hi + pad * span)
 
 
 def _axes(ax: Axes | None) -> Axes:
@@ -63,8 +94,9 @@ def plot_car_paths(
     ax.axhline(0, color="0.3", lw=0.8)
     ax.set_xlabel("bars relative to the event (0 = event bar)")
     ax.set_ylabel("cumulative abnormal return (%)")
+    fit_to_lines(ax)
     ax.set_title(f"{ev}: CAR paths, {level:.0%} bands ({result.parameters.get('model')} model)")
-    ax.legend(fontsize="small", ncol=2)
+    legend_outside(ax)
     return ax
 
 
@@ -92,7 +124,7 @@ def plot_test_table(
     count = table["n"].to_numpy(dtype=float)
     cells = [
         [f"{caar[i] * 100:.2f}%", f"{count[i]:.0f}"]
-        + [f"{stat[i, j]:.2f} ({pval[i, j]:.3f})" for j in range(len(tests))]
+        + [f"{stat[i, j]:.2f} ({format_value(pval[i, j], 'p')})" for j in range(len(tests))]
         for i in range(len(table))
     ]
     colours = [
@@ -121,20 +153,29 @@ def plot_price_paths(
     groups: dict[str, str] | None = None,
     *,
     title: str = "",
+    event: object = None,
     ax: Axes | None = None,
 ) -> Axes:
     """Rebased prices (100 = the bar before the event), one line per group mean or per asset.
 
     ``prices`` is :func:`shocklab.studies.event.normalised_prices` output; ``groups`` maps asset ->
-    group (then each line is a group's mean rebased price).
+    group (then each line is a group's mean rebased price); ``event`` (day 0's bar) is marked.
     """
     ax = _axes(ax)
     frame = prices.T.groupby(pd.Series(groups)).mean().T if groups else prices
-    for name in frame.columns:
-        ax.plot(frame.index, frame[name], marker=".", label=str(name))
+    for i, name in enumerate(frame.columns):
+        ax.plot(
+            frame.index,
+            frame[name],
+            marker=".",
+            ls=LINESTYLES[(i // 10) % len(LINESTYLES)],
+            label=str(name),
+        )
     ax.axhline(100, color="0.3", lw=0.8)
+    if event is not None:
+        ax.axvline(pd.Timestamp(event), color="crimson", lw=1, ls="--", label="day 0")  # type: ignore[arg-type]
     ax.set_ylabel("price, 100 = bar before the event")
     ax.set_title(title)
-    ax.legend(fontsize="small", ncol=3)
+    legend_outside(ax)
     ax.figure.autofmt_xdate()
     return ax

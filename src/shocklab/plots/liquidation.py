@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from shocklab.plots.event_study import _axes
+from shocklab.plots.event_study import _axes, legend_outside
 
 if TYPE_CHECKING:
     import xarray as xr
@@ -17,9 +17,16 @@ if TYPE_CHECKING:
 
 
 def plot_liquidations(
-    panel: xr.Dataset, asset: str, start: str, end: str, *, ax: Axes | None = None
+    panel: xr.Dataset,
+    asset: str,
+    start: str,
+    end: str,
+    *,
+    event: object = None,
+    ax: Axes | None = None,
 ) -> Axes:
-    """Daily long (down) and short (up) liquidations in M USD, with the close on a twin axis."""
+    """Daily long (down) and short (up) liquidations in M USD, with the close on a twin axis
+    and a marker at ``event`` (the event's UTC day)."""
     ax = _axes(ax)
     d = panel.sel(asset=asset, time=slice(start, end))
     t = pd.DatetimeIndex(d["time"].values)
@@ -30,8 +37,18 @@ def plot_liquidations(
     price = np.exp(np.nancumsum(np.nan_to_num(d["ret"].values)))
     twin.plot(t, 100 * price / price[0], color="0.2", lw=1.5, label="price (100 = start)")
     twin.set_ylabel("price, 100 = first day")
+    if event is not None:
+        ax.axvline(pd.Timestamp(event), color="crimson", lw=1, ls="--", label="event (UTC day)")  # type: ignore[arg-type]
     ax.set_title(f"{asset}: liquidations (CoinGlass, lower bound) and price")
-    ax.legend(loc="lower left", fontsize="small")
+    handles, labels = ax.get_legend_handles_labels()
+    more, names = twin.get_legend_handles_labels()
+    ax.legend(
+        handles + more,
+        labels + names,
+        loc="upper left",
+        bbox_to_anchor=(1.08, 1.0),
+        fontsize="small",
+    )
     ax.figure.autofmt_xdate()
     return ax
 
@@ -50,7 +67,7 @@ def plot_elasticities(est: Estimates, *, level: float = 0.95, ax: Axes | None = 
     unit = "bp per 1 % of OI" if est.extra.get("scale") == "oi" else "bp per 100 M USD"
     ax.set_ylabel(f"return response, {unit}")
     ax.set_title(f"Liquidation elasticity per asset, {level:.0%} HAC bands")
-    ax.legend(fontsize="small")
+    legend_outside(ax)
     return ax
 
 
@@ -64,8 +81,12 @@ def plot_irf(est: Estimates, *, ax: Axes | None = None) -> Axes:
         for j, shock in enumerate(names):
             ax.plot(h, irf[:, i, j], marker=".", label=f"{shock} -> {resp}")
     ax.axhline(0, color="0.3", lw=0.8)
-    ax.set_xlabel("bars after the shock")
-    ax.set_ylabel("response (one-sd orthogonal shock)")
+    ax.axvline(0, color="crimson", lw=1, ls="--", label="shock (bar 0)")
+    ax.set_xlabel("bars (days) after the shock")
+    units = est.extra.get(
+        "units", "units of each variable: return (log points), liquidations (share of OI)"
+    )
+    ax.set_ylabel(f"response to a one-sd shock\n({units})")
     ax.set_title(f"VAR({est.extra['lags']}) impulse responses")
-    ax.legend(fontsize="small")
+    legend_outside(ax)
     return ax

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from shocklab.plots.event_study import _axes
+from shocklab.plots.event_study import LINESTYLES, _axes, legend_outside
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -48,9 +48,11 @@ def plot_correlation_paths(
         return ax
     chosen = list(pairs) or [str(p) for p in ds["pair"].values]
     time = pd.DatetimeIndex(ds["time"].values)
-    for pair in chosen:
+    for i, pair in enumerate(chosen):
         sel = ds.sel(pair=pair)
-        (line,) = ax.plot(time, sel["corr"].values, lw=1.2, label=pair)
+        (line,) = ax.plot(
+            time, sel["corr"].values, lw=1.2, ls=LINESTYLES[i % len(LINESTYLES)], label=pair
+        )
         if bands and "lo" in ds:
             ax.fill_between(
                 time, sel["lo"].values, sel["hi"].values, color=line.get_color(), alpha=0.15, lw=0
@@ -65,7 +67,7 @@ def plot_correlation_paths(
     ax.set_title(f"{method} correlation ({detail.get(method, '')})".replace(" ()", ""))
     ax.set_ylabel("correlation")
     ax.set_ylim(-1, 1)
-    ax.legend(fontsize=8, ncol=2, loc="lower left")
+    legend_outside(ax)
     return ax
 
 
@@ -75,12 +77,23 @@ def plot_dcc_paths(
     """DCC conditional correlations ``(time, pair)``."""
     ax = _axes(ax)
     time = pd.DatetimeIndex(corr["time"].values)
-    for pair in corr["pair"].values:
-        ax.plot(time, corr.sel(pair=pair).values, lw=1.1, label=str(pair))
+    pairs = [str(p) for p in corr["pair"].values]
+    lefts = list(dict.fromkeys(p.split("~")[0] for p in pairs))
+    rights = list(dict.fromkeys(p.split("~")[-1] for p in pairs))
+    for pair in pairs:  # colour: the crypto asset; line style: the tech partner
+        left, right = pair.split("~")[0], pair.split("~")[-1]
+        ax.plot(
+            time,
+            corr.sel(pair=pair).values,
+            lw=1.1,
+            color=f"C{lefts.index(left) % 10}",
+            ls=LINESTYLES[rights.index(right) % len(LINESTYLES)],
+            label=pair,
+        )
     _event_line(ax, event)
     ax.set_ylabel("conditional correlation")
     ax.set_title(title or "DCC conditional correlations")
-    ax.legend(fontsize=8, ncol=2, loc="lower left")
+    legend_outside(ax)
     return ax
 
 
@@ -89,11 +102,20 @@ def plot_regime_probabilities(
     *,
     event: Any = None,
     smoothed: bool = True,
+    around: int | None = None,
     ax: Axes | None = None,
 ) -> Axes:
-    """Stacked regime probabilities (a ribbon per regime, loosest coupling at the bottom)."""
+    """Stacked regime probabilities (a ribbon per regime, loosest coupling at the bottom).
+
+    ``around``: show only the ``around`` sample bars either side of ``event`` (an event-window
+    zoom, where single days can be read); default the full history.
+    """
     ax = _axes(ax)
     probs = fit.smoothed if smoothed else fit.filtered
+    if around is not None and event is not None:
+        index = pd.DatetimeIndex(probs.index)
+        at = int(index.searchsorted(pd.Timestamp(event)))
+        probs = probs.iloc[max(at - around, 0) : at + around + 1]
     time = pd.DatetimeIndex(probs.index)
     colours = ["#4c72b0", "#dd8452", "#c44e52", "#55a868"]
     base = np.zeros(len(probs))
@@ -109,10 +131,27 @@ def plot_regime_probabilities(
         base = top
     _event_line(ax, event)
     ax.set_ylim(0, 1)
+    ax.set_xlim(time[0], time[-1])  # type: ignore[arg-type]
     ax.set_ylabel(f"{'smoothed' if smoothed else 'filtered'} probability")
-    ax.set_title("Markov-switching coupling regimes")
-    ax.legend(fontsize=8, loc="upper left")
+    span = "full sample" if around is None else f"{around} bars either side of the event"
+    ax.set_title(f"Markov-switching coupling regimes ({span})")
+    legend_outside(ax)
     return ax
+
+
+def plot_regimes_zoom(fit: MarkovResult, event: Any, *, around: int = 40) -> Any:
+    """The regime figure a reader can use: the full history (left) beside an event-window zoom
+    of ``around`` bars either side of ``event`` (right). Returns the figure."""
+    import matplotlib.pyplot as plt
+
+    fig, (full, zoom) = plt.subplots(
+        1, 2, figsize=(12, 4), layout="constrained", gridspec_kw={"width_ratios": [1.4, 1]}
+    )
+    plot_regime_probabilities(fit, event=event, ax=full)
+    full.get_legend().remove()
+    plot_regime_probabilities(fit, event=event, around=around, ax=zoom)
+    fig.autofmt_xdate()
+    return fig
 
 
 def plot_breaks(

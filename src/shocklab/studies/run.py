@@ -132,7 +132,11 @@ def setup(
     data_dir: PathLike | None = None,
 ) -> RunContext:
     """A notebook's validation cell: the event, day 0 per calendar under the ``non_trading``
-    policy, the output folder (inside build/), the data root and the dask client."""
+    policy, the output folder (inside build/), the data root and the dask client. Tables shown
+    in the notebook are never cut ("..."): a reason or a status is read in full."""
+    import pandas as pd
+
+    pd.set_option("display.max_colwidth", None)
     spec = resolve_event(event)
     day0 = resolve_day0(spec.moment_utc, non_trading)
     root = Path(data_dir) if data_dir else None
