@@ -110,11 +110,26 @@ def _bars(
     return frame[["low", "close", "bar_end"]].dropna(subset=["close"])
 
 
+def trough_end(ctx: RunContext) -> pd.Timestamp:
+    """Where intraday troughs are looked for: from the moment to ``TROUGH_HOURS`` after it, or
+    to the close of the daily day-0 session when that is later (a weekend or after-close
+    moment: the window runs through the session the daily study calls day 0)."""
+    end = ctx.day0.moment + pd.Timedelta(hours=TROUGH_HOURS)
+    close = ctx.day0.session_close
+    if close is not None:
+        stamp = pd.Timestamp(close)
+        if stamp.tzinfo is not None:
+            stamp = stamp.tz_convert("UTC").tz_localize(None)
+        end = max(end, stamp)
+    return end
+
+
 def _move(ctx: RunContext, symbol: str) -> dict[str, Any]:
     """The last close before the moment and the lowest low after it, from the finest bars that
     have both. Intraday: bars ending at or before the moment, and bars opening in the
-    ``TROUGH_HOURS`` after it. Daily: the bar before day 0's session and day 0's session."""
+    window :func:`trough_end` gives. Daily: the bar before day 0's session and day 0's session."""
     moment = ctx.day0.moment
+    until = trough_end(ctx)
     empty = {
         "resolution": "none",
         "pre": np.nan,
@@ -126,7 +141,7 @@ def _move(ctx: RunContext, symbol: str) -> dict[str, Any]:
         if freq == "1d":
             start, end = moment - pd.Timedelta(days=10), moment + pd.Timedelta(days=10)
         else:
-            start, end = moment - pd.Timedelta(hours=6), moment + pd.Timedelta(hours=TROUGH_HOURS)
+            start, end = moment - pd.Timedelta(hours=6), until
         bars = _bars(ctx, symbol, freq, start, end)
         if bars.empty:
             continue
@@ -161,7 +176,8 @@ def raw_moves(ctx: RunContext, daily: EventStudyResult, per_group: int = 2) -> p
     ``day-0 return %``: the simple return over the daily day-0 bar (NYSE session close to close,
     as in the event study). ``last price before`` (with the time the bar ended, UTC) and
     ``trough`` (the lowest *low*, with the bar's opening time, UTC) come from the finest bars in
-    the data root: 5-minute, else hourly (troughs in the 24 h after the moment), else daily (day
+    the data root: 5-minute, else hourly (troughs from the moment to 24 h after it or to the
+    close of the daily day-0 session, whichever is later: :func:`trough_end`), else daily (day
     0's session low); ``bars`` says which. ``to trough %`` = trough / last price - 1."""
     table = daily.asset_table()
     usable = [str(a) for a in table.index[table["return %"].notna()]]
