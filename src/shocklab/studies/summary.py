@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from shocklab.data.errors import ShocklabDataError
-from shocklab.formatting import format_p, format_table
+from shocklab.formatting import format_p, format_table, format_value
 from shocklab.models.event_study import EventStudyResult
 from shocklab.studies.run import RunContext
 from shocklab.universe import load_universe
@@ -231,7 +231,8 @@ def move_facts(moves: pd.DataFrame, source: str) -> list[dict[str, str]]:
         out.append(
             fact(
                 "Deepest intraday trough (key assets)",
-                f"{name} {row['last price before']:,.2f} -> {row['trough']:,.2f} "
+                f"{name} {format_value(row['last price before'], 'price')} -> "
+                f"{format_value(row['trough'], 'price')} "
                 f"({row['to trough %']:+.1f} %) at {row['trough at (UTC)']} UTC "
                 f"({row['bars']} bars)",
                 source,
