@@ -264,7 +264,7 @@ def test_liquidation_plots_show_the_estimates() -> None:
     np.testing.assert_allclose(points, est.table.xs("long", level="side")["estimate"].to_numpy())
     var = liq.var_feedback(ds.sel(asset="C0").to_dataframe(), draws=50, horizon=5)
     plot_irf(var, ax=c)
-    assert len(c.lines) == 4 + 1  # four shock -> response pairs and the zero line
+    assert len(c.lines) == 4 + 2  # four shock -> response pairs, the zero line, the shock marker
     plt.close(fig)
 
 

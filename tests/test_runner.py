@@ -21,6 +21,9 @@ from helpers import symlinked_root
 
 from shocklab.cli import main
 from shocklab.events import load_events, resolve_event
+from shocklab.models.breaks import BreaksResult
+from shocklab.models.dcc import DCCResult
+from shocklab.models.markov import MarkovResult
 from shocklab.runner import (
     RunRecord,
     check_parameters,
@@ -120,7 +123,7 @@ def test_invalid_registry_names_event_and_field(tmp_path: Path) -> None:
         load_events(bad)
 
 
-def test_flagship_run_writes_everything(flagship: RunRecord, build: Path) -> None:
+def test_flagship_run_writes_everything(flagship: RunRecord, build: Path, mirror: Path) -> None:
     assert flagship.status == "ok", flagship.error
     out = Path(flagship.output)
     assert out == build.resolve() / "runs" / "deepseek-2025-01-27"
@@ -141,13 +144,17 @@ def test_flagship_run_writes_everything(flagship: RunRecord, build: Path) -> Non
     for fig in ("coupling_rolling_ewma", "coupling_dcc", "coupling_regimes", "coupling_breaks"):
         assert (out / "figures" / f"{fig}.png").stat().st_size > 10_000
     with xr.open_dataset(out / "results" / "coupling_dcc.nc", engine="scipy") as ds:
-        r = ds["dcc_corr"].sel(asset="BTCUSDT", asset_b="QQQ")
-        assert 0.2 < float(r.sel(time="2025-01-24")) < 0.7
+        dcc = DCCResult.from_dataset(ds.load())
+    assert 0.2 < float(dcc.pair("BTCUSDT", "QQQ").loc["2025-01-24"]) < 0.7
+    assert dcc.params["a"] + dcc.params["b"] < 1
+    for name, cls in (("coupling_markov", MarkovResult), ("coupling_breaks", BreaksResult)):
+        with xr.open_dataset(out / "results" / f"{name}.nc", engine="scipy") as ds:
+            assert cls.from_dataset(ds.load()).nobs > 500
     fr = pd.read_csv(out / "results" / "coupling_forbes_rigobon.csv", index_col="pair")
     assert {"rho_adj", "p_adj", "verdict"} <= set(fr.columns)
     assert fr.loc["BTCUSDT~NVDA", "rho_adj"] < fr.loc["BTCUSDT~NVDA", "rho_event"]
     pooled = (out / "results" / "liquidation_elasticity_pooled.csv").read_text()
-    assert pooled.splitlines()[0].startswith("side,coef,se")
+    assert pooled.splitlines()[0].startswith("side,estimate,std_error")
     assert (out / "figures" / "liquidation_irf_btc.png").is_file()
     summary = json.loads((out / "summary.json").read_text())
     assert summary["status"] == "ok"
@@ -159,6 +166,16 @@ def test_flagship_run_writes_everything(flagship: RunRecord, build: Path) -> Non
     assert set(summary["results"]) >= {"results/event_study_daily.nc", "results/groups_daily.csv"}
     assert summary["day0"]["daily_session"] == "2025-01-27"
     assert summary["skipped"] == {}
+    sections = {s["section"]: s for s in summary["executive_summary"]}
+    assert [s["status"] for s in sections.values()] == ["ok", "ok", "ok"]
+    facts = {f["label"]: f for s in sections.values() for f in s["facts"]}
+    liq = next(f for label, f in facts.items() if label.startswith("Liquidations on 2025-01-27"))
+    assert liq["value"].startswith("307 M USD: 217 M long, 90 M short")
+    raw = pd.read_csv(mirror / "derivatives/coinglass_agg_daily/liquidation_agg_1d.csv.gz")
+    day = raw[raw["ts_utc"].astype(str).str.startswith("2025-01-27")]
+    assert f"{day['liq_long_usd'].sum() / 1e6:,.0f} M long" in liq["value"]  # from the raw file
+    assert (out / liq["source"]).is_file()  # every fact names the file its number comes from
+    assert all((out / f["source"]).is_file() for f in facts.values() if f["source"])
 
 
 def test_summary_hashes_every_file_the_kernels_opened(

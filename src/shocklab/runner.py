@@ -589,17 +589,23 @@ def executive_summary(out: Path, notebooks: Mapping[str, str]) -> list[dict[str,
     return sections
 
 
-def _summary_html(sections: Sequence[Mapping[str, Any]]) -> str:
+def _summary_html(sections: Sequence[Mapping[str, Any]], skipped: Mapping[str, str]) -> str:
     """The executive summary as HTML: facts with a link to the result file behind each number,
-    tables in a scrolling box, and what could not be computed."""
-    if not sections:
-        return ""
+    tables in a scrolling box, and -- in one place -- what this run could not compute: every
+    skipped notebook with its reason, and every section whose notebook failed before writing
+    its facts."""
     parts = ['<section id="executive-summary"><h2>Executive summary</h2>']
-    missing = []
+    missing = [
+        f"<li><b>{html.escape(stem)}</b>: {html.escape(text)}</li>"
+        for stem, text in skipped.items()
+    ]
     for sec in sections:
         status = str(sec.get("status", ""))
         if status.startswith("not computed"):
-            missing.append(f"<li><b>{html.escape(sec['title'])}</b>: {html.escape(status)}</li>")
+            if sec.get("notebook") not in skipped:
+                missing.append(
+                    f"<li><b>{html.escape(sec['title'])}</b>: {html.escape(status)}</li>"
+                )
             continue
         parts.append(f"<h3>{html.escape(sec['title'])}</h3>")
         if status != "ok":
@@ -631,7 +637,7 @@ def _summary_html(sections: Sequence[Mapping[str, Any]]) -> str:
             )
     if missing:
         parts.append(
-            f'<div class="skipped"><b>Not in this summary</b><ul>{"".join(missing)}</ul></div>'
+            f'<div class="skipped"><b>Not computed in this run</b><ul>{"".join(missing)}</ul></div>'
         )
     parts.append("</section>")
     return "\n".join(parts)
@@ -693,8 +699,9 @@ window.addEventListener("load", () => {{
 def write_report(
     out: Path, spec: EventSpec, executed: Sequence[Path], summary: Mapping[str, Any]
 ) -> Path:
-    """``report.html``: a header (status, day 0 per calendar, what was skipped or failed and
-    why, the run's warnings), then the executed notebooks (inputs hidden) as one offline page."""
+    """``report.html``: a header (status, day 0 per calendar, the executive summary with what
+    was skipped or failed and why, the run's warnings), then the executed notebooks (inputs
+    hidden) as one offline page."""
     parts = []
     for path in executed:
         if path.is_file():
@@ -714,15 +721,8 @@ def write_report(
     head = [
         f'<p class="status">Run status: <span class="{status}">{html.escape(status)}</span></p>',
         f'<p class="day0"><b>Day 0.</b> {html.escape(str(summary.get("day0", {}).get("statement", "")))}.</p>',
-        _summary_html(summary.get("executive_summary", [])),
+        _summary_html(summary.get("executive_summary", []), summary.get("skipped", {})),
     ]
-    skipped = summary.get("skipped", {})
-    if skipped:
-        items = "".join(
-            f"<li><b>{html.escape(stem)}</b>: {html.escape(text)}</li>"
-            for stem, text in skipped.items()
-        )
-        head.append(f'<div class="skipped"><b>Not computed in this run</b><ul>{items}</ul></div>')
     if summary.get("error"):
         head.append(f'<p class="failed">Error: {html.escape(str(summary["error"]))}</p>')
     notes = summary.get("caveats", [])
