@@ -73,7 +73,7 @@ show_figure(fig, ctx.out, "coupling_rolling_ewma")
 # %%
 by_year = study.correlation_by_year(x, y)
 save_table(by_year, ctx.out, "coupling_by_year")
-by_year
+show_table(by_year)
 
 # %% [markdown]
 # ## Realized correlation from overlapping trading hours
@@ -158,7 +158,7 @@ show_table(around)
 regimes
 
 # %%
-regimes.restarts
+show_table(regimes.restarts)
 
 # %% [markdown]
 # ## Structural breaks in the coupling (Bai–Perron)
@@ -178,7 +178,7 @@ show_figure(fig, ctx.out, "coupling_breaks")
 breaks
 
 # %%
-breaks.selection
+show_table(breaks.selection)
 
 # %% [markdown]
 # ## Tail co-exceedance by regime
@@ -189,7 +189,7 @@ breaks.selection
 # %%
 tails = study.coexceedance(rets, regimes)
 save_table(tails, ctx.out, "coupling_coexceedance")
-tails
+show_table(tails)
 
 # %% [markdown]
 # ## Summary

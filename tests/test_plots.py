@@ -158,6 +158,7 @@ def test_breaks_title_says_how_many_breaks() -> None:
     assert f"{fit.n_breaks} break" in title
     assert "BIC: " not in title
     assert has_marker(ax, x.index[200])
+    assert legend_outside(ax)
 
 
 def _liq_panel() -> xr.Dataset:

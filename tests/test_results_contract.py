@@ -18,7 +18,7 @@ import pytest
 import xarray as xr
 from scipy import stats
 
-from shocklab.formatting import format_table
+from shocklab.formatting import format_table, format_value
 from shocklab.models import event_study
 from shocklab.models import liquidation as liq
 from shocklab.models.breaks import structural_breaks
@@ -168,6 +168,10 @@ def test_str_and_html_come_from_summary(fitted: tuple[str, Any]) -> None:
     for col in table.columns:  # p-values are never printed as 0
         if str(col).startswith("pvalue"):
             assert not (shown[col] == "0").any()
+    for col in ("lower (95 %)", "upper (95 %)"):  # interval bounds print as numbers, not as %
+        if col in table:
+            finite = table[col].dropna()
+            assert [format_value(v, "") for v in finite] == list(shown.loc[finite.index, col])
 
 
 def test_netcdf_round_trip_rebuilds_an_equal_result(

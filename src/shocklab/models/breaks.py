@@ -156,8 +156,8 @@ class BreaksResult(Results):
                 "estimate": self.params,
                 "std_error": self.std_errors,
                 "pvalue": self.pvalues,
-                "lower 95 %": ci["lower"],
-                "upper 95 %": ci["upper"],
+                "lower (95 %)": ci["lower"],
+                "upper (95 %)": ci["upper"],
             }
         )
         seg = table.index.get_level_values("segment")

@@ -143,8 +143,8 @@ class DCCResult(Results):
                 "std_error_nonrobust": self.std_errors_nonrobust,
                 "z": self.params / self.std_errors,
                 "pvalue": self.pvalues,
-                "lower 95 %": ci["lower"],
-                "upper 95 %": ci["upper"],
+                "lower (95 %)": ci["lower"],
+                "upper (95 %)": ci["upper"],
             }
         )
         table.loc["a+b", "estimate"] = float(self.params.sum())

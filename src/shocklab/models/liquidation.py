@@ -143,8 +143,8 @@ class Estimates(Results):
         at = list(table.columns).index("estimate") + 1
         if "std_error" in table:
             at = list(table.columns).index("std_error") + 1
-        table.insert(at, "lower 95 %", ci["lower"])
-        table.insert(at + 1, "upper 95 %", ci["upper"])
+        table.insert(at, "lower (95 %)", ci["lower"])
+        table.insert(at + 1, "upper (95 %)", ci["upper"])
         return table
 
     def _caption(self) -> str:

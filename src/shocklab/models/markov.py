@@ -75,8 +75,8 @@ class MarkovResult(Results):
                 "std_error": self.std_errors,
                 "z": self.params / self.std_errors,
                 "pvalue": self.pvalues,
-                "lower 95 %": ci["lower"],
-                "upper 95 %": ci["upper"],
+                "lower (95 %)": ci["lower"],
+                "upper (95 %)": ci["upper"],
             }
         )
         regimes = list(self.transition.index)

@@ -177,5 +177,5 @@ def plot_breaks(
         f"Bai-Perron: {fit.n_breaks} break{'s' if fit.n_breaks != 1 else ''} chosen by "
         f"{fit.criterion.upper()} ({fit.level:.0%} intervals shaded; segment betas in black)"
     )
-    ax.legend(fontsize=8, loc="upper left")
+    legend_outside(ax)
     return ax
