@@ -79,7 +79,10 @@ def format_table(table: pd.DataFrame) -> pd.DataFrame:
 def show_table(table: pd.DataFrame, caption: str = "") -> Any:
     """A notebook view of ``table``: formatted cells, no truncated text, numbers right-aligned
     (a pandas Styler; the saved CSV keeps full precision)."""
-    styler = format_table(table).style
+    shown = format_table(table).rename(  # float index labels (quantiles) print like cells
+        index=lambda v: format_value(v) if isinstance(v, float) else v
+    )
+    styler = shown.style
     if caption:
         styler = styler.set_caption(caption)
     return styler.set_table_attributes('class="shocklab-table"')
