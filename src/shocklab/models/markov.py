@@ -88,7 +88,9 @@ class MarkovResult(Results):
             {"estimate": self.durations.to_numpy()},
             index=pd.MultiIndex.from_product([regimes, ["expected duration"]]),
         )
-        out = pd.concat([table, stay, dur]).sort_index(level=0, sort_remaining=False)
+        out = pd.concat([table, stay, dur])
+        order = {r: i for i, r in enumerate(regimes)}  # loosest coupling first, as fitted
+        out = out.iloc[np.argsort([order[r] for r in out.index.get_level_values(0)], kind="stable")]
         out.index.names = ["regime", "parameter"]
         return out
 
