@@ -457,3 +457,21 @@ def test_a_fred_series_is_fetched_from_fred_and_loads_into_a_panel(
     assert ds["close"].values.ravel().tolist() == [4.33, 4.32, 4.31]  # the sessions only
     assert (online / "macro/fred/DFF.csv").is_file()
     assert upstream.hits["/graph/fredgraph.csv"] == 1
+
+
+def test_an_interrupted_write_keeps_the_old_file_and_leaves_no_temporary(tmp_path: Path) -> None:
+    """Every single-file writer (fetched CSVs, the download ledger, the summary's facts) goes
+    through replace_atomically: a writer that fails half-way changes nothing."""
+    from shocklab.data.atomic import replace_atomically
+
+    target = tmp_path / "data" / "BTCUSDT.csv"
+    replace_atomically(target, lambda tmp: tmp.write_text("time,close\n1,2\n"))
+
+    def broken(tmp: Path) -> None:
+        tmp.write_text("time,cl")  # half a file, then the disk fills
+        raise OSError("No space left on device")
+
+    with pytest.raises(OSError, match="No space left"):
+        replace_atomically(target, broken)
+    assert target.read_text() == "time,close\n1,2\n"
+    assert sorted(p.name for p in target.parent.iterdir()) == ["BTCUSDT.csv"]

@@ -47,7 +47,7 @@ from shocklab.data.catalog import Catalog
 from shocklab.data.readlog import load_read_log, read_log
 from shocklab.events import EventSpec, load_events, resolve_event
 from shocklab.provenance import git_commit, provenance
-from shocklab.studies.run import Readiness
+from shocklab.studies.run import Readiness, facts_path
 from shocklab.universe import research_dir
 
 NOTEBOOK_NAME = re.compile(r"^\d\d_[a-z0-9_]+\.py$")
@@ -576,7 +576,7 @@ def executive_summary(out: Path, notebooks: Mapping[str, str]) -> list[dict[str,
     before writing its facts or is not part of the run is listed with the reason."""
     sections = []
     for key, (stem, title) in SUMMARY_SECTIONS.items():
-        path = out / "results" / f"facts_{key}.json"
+        path = facts_path(out, key)
         status = notebooks.get(stem, "not part of this run")
         entry: dict[str, Any] = {"section": key, "title": title, "notebook": stem}
         if path.is_file():

@@ -14,7 +14,6 @@ variables: ``SHOCKLAB_BINANCE_DATA_URL``, ``SHOCKLAB_BINANCE_SPOT_API``,
 from __future__ import annotations
 
 import os
-import uuid
 import warnings
 from pathlib import Path
 from typing import Any
@@ -25,6 +24,7 @@ import requests
 
 from shocklab.config import data_root, offline
 from shocklab.data import ledger
+from shocklab.data.atomic import replace_atomically
 from shocklab.data.catalog import (
     DERIVATIVE_FILES,
     FUNDING_DIR,
@@ -275,10 +275,7 @@ def write_series(
     else:
         stamps = index.strftime("%Y-%m-%d")
     out.insert(0, time_col, stamps)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    out.to_csv(tmp, index=False, float_format="%.10g")
-    tmp.replace(path)
+    replace_atomically(path, lambda tmp: out.to_csv(tmp, index=False, float_format="%.10g"))
     if root is not None and len(index):
         ledger.record_span(root, path.relative_to(root).as_posix(), index.min(), index.max())
     return path
@@ -518,8 +515,8 @@ def fetch_coinglass_liquidations(
         keep = ~(old["symbol"].eq(symbol) & old["ts_utc"].isin(rows["ts_utc"]))
         rows = pd.concat([old[keep][list(rows.columns)], rows], ignore_index=True)
     rows = rows.sort_values(["symbol", "ts_utc"], kind="stable")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    rows.to_csv(tmp, index=False, float_format="%.10g", compression="gzip")
-    tmp.replace(path)
+    replace_atomically(
+        path,
+        lambda tmp: rows.to_csv(tmp, index=False, float_format="%.10g", compression="gzip"),
+    )
     return path

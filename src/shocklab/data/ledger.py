@@ -14,11 +14,12 @@ The file is small JSON, rewritten atomically (temporary file + rename).
 from __future__ import annotations
 
 import json
-import uuid
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
+
+from shocklab.data.atomic import replace_atomically
 
 LEDGER = "_downloads/ledger.json"
 
@@ -38,11 +39,8 @@ def load(root: Path) -> dict[str, dict[str, Any]]:
 
 
 def _save(root: Path, data: dict[str, dict[str, Any]]) -> None:
-    path = _path(root)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    tmp.write_text(json.dumps(data, indent=1, sort_keys=True), encoding="utf-8")
-    tmp.replace(path)
+    text = json.dumps(data, indent=1, sort_keys=True)
+    replace_atomically(_path(root), lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
 
 def _iso(stamp: pd.Timestamp) -> str:

@@ -134,8 +134,6 @@ def setup(
     """A notebook's validation cell: the event, day 0 per calendar under the ``non_trading``
     policy, the output folder (inside build/), the data root and the dask client. Tables shown
     in the notebook are never cut ("..."): a reason or a status is read in full."""
-    import pandas as pd
-
     pd.set_option("display.max_colwidth", None)
     spec = resolve_event(event)
     day0 = resolve_day0(spec.moment_utc, non_trading)
@@ -169,6 +167,12 @@ def save_result(result: Results, out: Path, name: str) -> Path:
     path = out / "results" / f"{name}.nc"
     result.to_dataset().to_netcdf(path, engine="scipy")
     return path
+
+
+def facts_path(out: Path, section: str) -> Path:
+    """``results/facts_<section>.json``: where a notebook writes its part of the executive
+    summary (:func:`shocklab.studies.summary.save_facts`) and the runner reads it."""
+    return out / "results" / f"facts_{section}.json"
 
 
 def save_table(table: pd.DataFrame, out: Path, name: str) -> Path:

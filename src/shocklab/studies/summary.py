@@ -10,15 +10,14 @@ whose notebook was skipped or failed is listed as not computed, with the reason.
   from the last bar before the moment to the trough, from the finest bars in the data root;
 - :func:`liquidation_totals` -- how much was liquidated, in USD, long/short, with source and
   completeness;
-- :func:`event_facts`, :func:`regime_facts`, :func:`liquidation_facts` -- how sure: the results
-  that survive multiple-testing adjustment under the tests that allow for a shared date, and the
-  coupling verdict.
+- :func:`move_facts`, :func:`event_facts`, :func:`regime_facts` -- how big and how sure: the
+  largest moves, the results that survive multiple-testing adjustment under the tests that allow
+  for a shared date, and the coupling verdict.
 """
 
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, cast
@@ -26,16 +25,17 @@ from typing import Any, cast
 import numpy as np
 import pandas as pd
 
+from shocklab.data.atomic import replace_atomically
 from shocklab.data.errors import ShocklabDataError
 from shocklab.formatting import format_p, format_table, format_value
 from shocklab.models.event_study import EventStudyResult
-from shocklab.studies.run import RunContext
+from shocklab.studies.run import RunContext, facts_path
 from shocklab.universe import load_universe
 
-FACTS_PREFIX = "facts_"
 FREQS = ("5m", "1h", "1d")
 TROUGH_HOURS = 24
-"""Intraday troughs are looked for in the ``TROUGH_HOURS`` after the moment."""
+"""Intraday troughs are looked for in at least the ``TROUGH_HOURS`` after the moment
+(:func:`trough_end`)."""
 
 
 def fact(label: str, value: str, source: str = "") -> dict[str, str]:
@@ -50,7 +50,7 @@ def save_facts(
     facts: Sequence[Mapping[str, str]],
     tables: Mapping[str, tuple[str, pd.DataFrame]] | None = None,
 ) -> Path:
-    """Write ``results/facts_<section>.json``: the facts, and tables the summary shows in full
+    """Write :func:`~shocklab.studies.run.facts_path`: the facts, and tables the summary shows in full
     (``{title: ("results/<name>.csv", table)}``, stored as formatted text with the file that
     holds the full-precision numbers). Written to a temporary name and renamed, so a killed
     kernel never leaves half a file."""
@@ -65,12 +65,8 @@ def save_facts(
                 [str(i), *row] for i, row in zip(text.index, text.to_numpy().tolist(), strict=True)
             ],
         }
-    path = out / "results" / f"{FACTS_PREFIX}{section}.json"
-    body = {"section": section, "facts": list(facts), "tables": shown}
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(body, indent=2, default=str))
-    tmp.replace(path)
-    return path
+    body = json.dumps({"section": section, "facts": list(facts), "tables": shown}, indent=2)
+    return replace_atomically(facts_path(out, section), lambda tmp: tmp.write_text(body))
 
 
 # ------------------------------------------------------------------------------ raw moves
