@@ -146,13 +146,15 @@ def test_generalized_sign_pooled_and_per_stock_p_hat(
 ) -> None:
     ds, rates = example
     ar, resid = _inputs(ds, rates)
-    n = ar.shape[0]
-    wins = (ar > 0).sum(axis=0)
-    pooled = np.nanmean(np.where(np.isfinite(resid), resid > 0, np.nan))
-    z_pooled = (wins - n * pooled) / np.sqrt(n * pooled * (1 - pooled))
+    n, wins = ar.shape[0], (ar > 0).sum(axis=0)
+    positive = np.where(np.isfinite(resid), resid > 0, np.nan)  # NaN where a stock has no AR
+
+    def z(p_hat: float) -> np.ndarray:
+        return (wins - n * p_hat) / np.sqrt(n * p_hat * (1 - p_hat))
+
+    z_pooled = z(np.nanmean(positive))  # estudy2: every estimation AR pooled
     np.testing.assert_allclose(z_pooled, PUBLISHED["gsign"], rtol=1e-6)
-    per_stock = np.nanmean(np.nanmean(np.where(np.isfinite(resid), resid > 0, np.nan), axis=1))
-    z_cowan = (wins - n * per_stock) / np.sqrt(n * per_stock * (1 - per_stock))
+    z_cowan = z(np.nanmean(np.nanmean(positive, axis=1)))  # Cowan: mean of per-stock shares
     np.testing.assert_allclose(_stat(ds, "generalized_sign"), z_cowan, rtol=1e-12)
     np.testing.assert_allclose(_stat(ds, "generalized_sign"), PUBLISHED["gsign"], rtol=5e-3)
 

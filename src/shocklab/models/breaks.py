@@ -148,26 +148,12 @@ class BreaksResult(Results):
         return int(self.segments["nobs"].sum())
 
     def summary(self) -> pd.DataFrame:
-        """Per segment and coefficient: the segment's dates and N, estimate, std_error,
+        """Per segment and coefficient: the segment's dates and N, estimate, std_error, z,
         p-value and 95 % interval."""
-        ci = self.conf_int()
-        table = pd.DataFrame(
-            {
-                "estimate": self.params,
-                "std_error": self.std_errors,
-                "pvalue": self.pvalues,
-                "lower (95 %)": ci["lower"],
-                "upper (95 %)": ci["upper"],
-            }
-        )
+        table = self.inference_table()
         seg = table.index.get_level_values("segment")
-        for col in ("start", "end", "nobs"):
-            table.insert(
-                0 if col == "start" else 1 if col == "end" else 2,
-                col,
-                self.segments.loc[seg, col].to_numpy(),
-            )
-        return table
+        dates = self.segments.loc[seg, ["start", "end", "nobs"]].set_axis(table.index)
+        return pd.concat([dates, table], axis=1)
 
     def _caption(self) -> str:
         if self.n_breaks == 0:

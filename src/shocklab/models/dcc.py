@@ -133,20 +133,10 @@ class DCCResult(Results):
     converged: bool
 
     def summary(self) -> pd.DataFrame:
-        """``a``, ``b`` and persistence ``a + b``: estimate, both standard errors, z (robust),
-        p-value and the 95 % interval (robust)."""
-        ci = self.conf_int()
-        table = pd.DataFrame(
-            {
-                "estimate": self.params,
-                "std_error": self.std_errors,
-                "std_error_nonrobust": self.std_errors_nonrobust,
-                "z": self.params / self.std_errors,
-                "pvalue": self.pvalues,
-                "lower (95 %)": ci["lower"],
-                "upper (95 %)": ci["upper"],
-            }
-        )
+        """``a``, ``b`` and persistence ``a + b``: estimate, the robust standard error (and the
+        inverse-Hessian one), z, p-value and the 95 % interval (robust)."""
+        table = self.inference_table()
+        table.insert(2, "std_error_nonrobust", self.std_errors_nonrobust)
         table.loc["a+b", "estimate"] = float(self.params.sum())
         return table.rename_axis("parameter")
 

@@ -68,17 +68,7 @@ class MarkovResult(Results):
     def summary(self) -> pd.DataFrame:
         """Per regime and parameter: estimate, std_error, z, p-value and 95 % interval; then
         each regime's probability of staying and its expected duration (bars)."""
-        ci = self.conf_int()
-        table = pd.DataFrame(
-            {
-                "estimate": self.params,
-                "std_error": self.std_errors,
-                "z": self.params / self.std_errors,
-                "pvalue": self.pvalues,
-                "lower (95 %)": ci["lower"],
-                "upper (95 %)": ci["upper"],
-            }
-        )
+        table = self.inference_table()
         regimes = list(self.transition.index)
         stay = pd.DataFrame(
             {"estimate": [self.transition.loc[r, r] for r in regimes]},

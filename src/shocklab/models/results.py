@@ -65,6 +65,22 @@ class Results:
         half = self._critical(level) * self.std_errors
         return pd.DataFrame({"lower": self.params - half, "upper": self.params + half})
 
+    def inference_table(self, level: float = 0.95) -> pd.DataFrame:
+        """``estimate``, ``std_error``, ``z`` (estimate / std_error), ``pvalue`` and the
+        ``level`` interval, one row per parameter: the core of every ``summary()``."""
+        ci = self.conf_int(level)
+        pct = f"{level:.0%}".replace("%", " %")
+        return pd.DataFrame(
+            {
+                "estimate": self.params,
+                "std_error": self.std_errors,
+                "z": self.params / self.std_errors,
+                "pvalue": self.pvalues,
+                f"lower ({pct})": ci["lower"],
+                f"upper ({pct})": ci["upper"],
+            }
+        )
+
     # ------------------------------------------------------------------ display
     def summary(self) -> pd.DataFrame:  # pragma: no cover - abstract
         raise NotImplementedError
