@@ -9,7 +9,8 @@ The CSV files in ``results/`` keep full precision; what a reader sees goes throu
 - amounts in millions (columns naming ``M USD``): one decimal;
 - prices and USD amounts: thousands separators, two decimals (small prices: four significant
   digits);
-- other numbers: three significant digits; integers as they are.
+- other numbers: three significant digits (thousands separators from 1,000 on); integers
+  as they are, with separators from 10,000 on.
 """
 
 from __future__ import annotations
