@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from shocklab.data.atomic import replace_atomically
+from shocklab.data.catalog import Catalog
 from shocklab.data.errors import ShocklabDataError
 from shocklab.formatting import format_p, format_table, format_value
 from shocklab.models.event_study import EventStudyResult
@@ -87,13 +88,18 @@ def key_assets(
 
 
 def _bars(
-    ctx: RunContext, symbol: str, freq: str, start: pd.Timestamp, end: pd.Timestamp
+    ctx: RunContext,
+    catalog: Catalog,
+    symbol: str,
+    freq: str,
+    start: pd.Timestamp,
+    end: pd.Timestamp,
 ) -> pd.DataFrame:
     """``low``, ``close``, ``bar_end`` of ``symbol`` at ``freq`` in [start, end), from the data
     root only (the summary never downloads); empty when no local file covers the window."""
     from shocklab.data import open_prices
 
-    sf = ctx.catalog.locate(symbol, freq)
+    sf = catalog.locate(symbol, freq)
     if sf is None or sf.first is None or sf.last is None:
         return pd.DataFrame()
     if sf.last < start or sf.first >= end:
@@ -120,7 +126,7 @@ def trough_end(ctx: RunContext) -> pd.Timestamp:
     return end
 
 
-def _move(ctx: RunContext, symbol: str) -> dict[str, Any]:
+def _move(ctx: RunContext, catalog: Catalog, symbol: str) -> dict[str, Any]:
     """The last close before the moment and the lowest low after it, from the finest bars that
     have both. Intraday: bars ending at or before the moment, and bars opening in the
     window :func:`trough_end` gives. Daily: the bar before day 0's session and day 0's session."""
@@ -138,7 +144,7 @@ def _move(ctx: RunContext, symbol: str) -> dict[str, Any]:
             start, end = moment - pd.Timedelta(days=10), moment + pd.Timedelta(days=10)
         else:
             start, end = moment - pd.Timedelta(hours=6), until
-        bars = _bars(ctx, symbol, freq, start, end)
+        bars = _bars(ctx, catalog, symbol, freq, start, end)
         if bars.empty:
             continue
         ends = pd.DatetimeIndex(bars["bar_end"])
@@ -178,8 +184,9 @@ def raw_moves(ctx: RunContext, daily: EventStudyResult, per_group: int = 2) -> p
     table = daily.asset_table()
     usable = [str(a) for a in table.index[table["return %"].notna()]]
     rows = []
+    catalog = ctx.catalog  # one coverage authority for every lookup
     for group, asset in key_assets(ctx, usable, per_group):
-        move = _move(ctx, asset)
+        move = _move(ctx, catalog, asset)
         daily_bar = move["resolution"] == "1d"
         rows.append(
             {
